@@ -1,0 +1,64 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// SchemaVersion is the version of the encoding this package writes and reads.
+// A changed schema gets a new version; old versions are never edited.
+const SchemaVersion = 1
+
+// Decoding errors; each marks a poison message.
+var (
+	ErrUnknownType       = errors.New("events: unknown event type")
+	ErrUnsupportedSchema = errors.New("events: unsupported schema version")
+	ErrMalformed         = errors.New("events: malformed event body")
+)
+
+// SchemaHeader is the value of [HeaderSchema] for [SchemaVersion].
+var SchemaHeader = strconv.Itoa(SchemaVersion)
+
+// Marshal encodes e in the current schema. The caller sends the result with
+// headers HeaderSchema = SchemaHeader and HeaderType = e.EventType().
+func Marshal(e Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("events: marshal %s: %w", e.EventType(), err)
+	}
+	return b, nil
+}
+
+// Unmarshal decodes a message body given its type and schema headers.
+func Unmarshal(typ, schema string, data []byte) (Event, error) {
+	if schema != SchemaHeader {
+		return nil, fmt.Errorf("%w: %q (this build reads %d)", ErrUnsupportedSchema, schema, SchemaVersion)
+	}
+	var e Event
+	switch Type(typ) {
+	case TypeChunk:
+		e = &Chunk{}
+	case TypeSessionStarted:
+		e = &SessionStarted{}
+	case TypeSessionSealed:
+		e = &SessionSealed{}
+	case TypeSessionFailed:
+		e = &SessionFailed{}
+	case TypeSessionCancelled:
+		e = &SessionCancelled{}
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownType, typ)
+	}
+	if err := json.Unmarshal(data, e); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
+	}
+	if e.EventAccount() == "" || e.EventSession() == "" {
+		return nil, fmt.Errorf("%w: %s without account or session", ErrMalformed, typ)
+	}
+	if err := ValidateAccount(e.EventAccount()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,196 @@
+// Package parsers turns broker statements into movements. It is the first step
+// of the pipeline and it is pure: an io.Reader in; movements, row errors and
+// ignored rows out; no files, clock or environment.
+//
+// Every data row of a statement ends as exactly one [Record]: one or more
+// movements, a [RowError] (line, column, value, reason; wrapping a sentinel
+// such as [ErrBadNumber]) or an ignored row with its reason. Nothing is dropped
+// silently and no input makes a parser panic.
+//
+// The two formats are Tastytrade transaction-history CSVs ([Tastytrade]) and
+// Interactive Brokers activity statements ([IBKR]); [Detect] tells them apart
+// from the first line, [ForBroker] picks one by name. The rules are those of
+// spec/parsers.md; movement IDs follow its §6.2 (see [RowID]).
+package parsers
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/foliostream/foliostream/events"
+)
+
+// Sentinel errors. Row errors wrap one of the row sentinels; Scan returns the
+// file-level ones.
+var (
+	// ErrUnknownBroker: a broker name no parser has.
+	ErrUnknownBroker = errors.New("parsers: unknown broker")
+	// ErrUnrecognized: the file is neither a Tastytrade nor an IBKR statement.
+	ErrUnrecognized = errors.New("parsers: not a Tastytrade or IBKR statement")
+	// ErrBadHeader: the header row does not match the format.
+	ErrBadHeader = errors.New("parsers: bad header")
+	// ErrEmpty: the file has no rows at all.
+	ErrEmpty = errors.New("parsers: empty file")
+
+	// ErrShortRow: a row with fewer fields than its layout needs.
+	ErrShortRow = errors.New("short row")
+	// ErrBadDate: an empty or unparseable date or time.
+	ErrBadDate = errors.New("bad date")
+	// ErrBadNumber: a value that is not a plain decimal number.
+	ErrBadNumber = errors.New("bad number")
+	// ErrUnknownType: an unknown Type / Sub Type (or section row kind).
+	ErrUnknownType = errors.New("unknown row type")
+	// ErrUnsupported: an instrument or row the parser does not import.
+	ErrUnsupported = errors.New("unsupported row")
+	// ErrMalformedCSV: quoting or field structure the CSV reader rejects.
+	ErrMalformedCSV = errors.New("malformed CSV")
+	// ErrLineTooLong: a line longer than [MaxLineBytes].
+	ErrLineTooLong = errors.New("line too long")
+)
+
+// MaxLineBytes bounds one line of a statement. A longer line is a row error
+// and the parser does not hold it in memory.
+const MaxLineBytes = 1 << 20
+
+// RowError is a row that could not be converted. It names the 1-based line of
+// the file, the column (by header name), the offending value and the reason.
+type RowError struct {
+	Line   int
+	Column string
+	Value  string
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "line %d", e.Line)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %q", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", truncate(e.Value, 80))
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Reject converts e to the wire form carried in session records.
+func (e *RowError) Reject() events.RowReject {
+	return events.RowReject{Line: e.Line, Column: e.Column, Value: truncate(e.Value, 200), Reason: e.Err.Error()}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Record is the outcome of one data row: exactly one of Movements (non-empty),
+// Err, or Ignored (a reason) is set. Line is the row's 1-based line in the
+// file. The record and its slices are only valid during the callback.
+type Record struct {
+	Line      int
+	Movements []events.Movement
+	Err       *RowError
+	Ignored   string
+}
+
+// Options configure a scan.
+type Options struct {
+	// Account scopes movement IDs: the same file scanned for two accounts
+	// yields different IDs. It is required.
+	Account string
+}
+
+// Parser reads one broker's statements.
+type Parser interface {
+	// Broker returns the broker name (events.BrokerTastytrade, events.BrokerIBKR).
+	Broker() string
+	// Scan reads a whole statement and calls fn once per data row, in file
+	// order, then once per derived record (strike adjustments) at the end.
+	// Memory use does not grow with the number of rows beyond the small
+	// per-row identity index. The returned error is for the file as a whole
+	// (unreadable, bad header, or fn's error); bad rows go to fn.
+	Scan(r io.Reader, opts Options, fn func(*Record) error) error
+}
+
+// ForBroker returns the parser for a broker name.
+func ForBroker(name string) (Parser, error) {
+	switch name {
+	case events.BrokerTastytrade:
+		return Tastytrade{}, nil
+	case events.BrokerIBKR:
+		return IBKR{}, nil
+	}
+	return nil, fmt.Errorf("%w: %q (want %s or %s)", ErrUnknownBroker, name, events.BrokerTastytrade, events.BrokerIBKR)
+}
+
+// Detect names the broker of a statement from its first non-empty line (a UTF-8
+// BOM is ignored). It returns ErrEmpty or ErrUnrecognized otherwise.
+func Detect(head []byte) (string, error) {
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	sc := bufio.NewScanner(bytes.NewReader(head))
+	sc.Buffer(make([]byte, 0, 4096), len(head)+1)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		l := strings.ToLower(line)
+		switch {
+		case strings.HasPrefix(l, "date,type,sub type") || strings.HasPrefix(l, `"date","type","sub type"`):
+			return events.BrokerTastytrade, nil
+		case strings.HasPrefix(l, "statement,header,") || strings.HasPrefix(l, `"statement","header",`):
+			return events.BrokerIBKR, nil
+		}
+		return "", fmt.Errorf("%w: first line %q", ErrUnrecognized, truncate(line, 60))
+	}
+	return "", ErrEmpty
+}
+
+// Result is a whole statement held in memory: the convenience form of Scan for
+// small files and tests.
+type Result struct {
+	Movements []events.Movement
+	RowErrors []RowError
+	Ignored   []Ignored
+	Rows      int
+}
+
+// Ignored is a row that yields no movement, with the reason.
+type Ignored struct {
+	Line   int
+	Reason string
+}
+
+// Parse scans a whole statement into memory.
+func Parse(p Parser, r io.Reader, opts Options) (*Result, error) {
+	res := &Result{}
+	err := p.Scan(r, opts, func(rec *Record) error {
+		switch {
+		case rec.Err != nil:
+			res.RowErrors = append(res.RowErrors, *rec.Err)
+			res.Rows++
+		case rec.Ignored != "":
+			res.Ignored = append(res.Ignored, Ignored{Line: rec.Line, Reason: rec.Ignored})
+			res.Rows++
+		default:
+			if rec.Line > 0 {
+				res.Rows++
+			}
+			res.Movements = append(res.Movements, rec.Movements...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
