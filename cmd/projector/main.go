@@ -27,6 +27,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 var commands = map[string]command{
 	"compute":   cmdCompute,
+	"demo":      cmdDemo,
 	"run":       cmdRun,
 	"replay":    cmdReplay,
 	"snapshots": cmdSnapshots,

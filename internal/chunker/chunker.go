@@ -6,11 +6,26 @@
 // Ingest reads a file twice: [Analyze] (pass 1) validates every row and
 // computes the plan without keeping movements; [Build] (pass 2) re-reads the
 // same bytes and emits each chunk of the plan. Memory is bounded by the open
-// chunk parts, not by the file.
+// chunk parts (and the parser's small per-row identity index), not by the
+// file: movements are never all held.
+//
+// # The plan
+//
+// A movement belongs to the ISO week (Monday to Sunday) of its statement day
+// ([events.Date.ISOWeek] of Time.Day()). Within a week, movements are put into
+// numbered parts greedily, in the order the parser emits them: a part closes
+// when the next movement's encoded size (its JSON plus one byte for the
+// separating comma) would take the part past the byte budget minus
+// [EnvelopeReserve]. Chunks are ordered by week, then part; a chunk's ID is
+// "<week>.<part>" (e.g. "2025-W35.1"), and its Bytes is the exact size of the
+// encoded [events.Chunk] body. The same bytes therefore always give the same
+// plan, the same chunk IDs and byte-identical chunk bodies.
 package chunker
 
 import (
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"io"
 
 	"github.com/foliostream/foliostream/events"
@@ -21,12 +36,28 @@ import (
 // well under NATS's default 1 MiB max_payload.
 const DefaultByteBudget = 512 << 10
 
+// EnvelopeReserve is the part of the byte budget kept for a chunk's envelope
+// (session, account, ID, ordinal, total, week, part). The largest possible
+// envelope (a 64-character account) is about 200 bytes.
+const EnvelopeReserve = 1 << 10
+
+// MinByteBudget is the smallest byte budget Analyze accepts.
+const MinByteBudget = 2 * EnvelopeReserve
+
+// DefaultMaxReported is the default of [Config.MaxReported].
+const DefaultMaxReported = 1000
+
 // Errors.
 var (
 	// ErrFileChanged: pass 2 read bytes that differ from what pass 1 analysed.
 	ErrFileChanged = errors.New("chunker: file changed since it was analysed")
+	// ErrUnordered: the rows are not in time order and the reader cannot
+	// be read a second time (see Analyze).
+	ErrUnordered = errors.New("chunker: rows are not in time order and the input cannot be re-read")
 	// ErrTooLarge: a single movement does not fit the byte budget.
 	ErrTooLarge = errors.New("chunker: movement larger than the byte budget")
+	// ErrBadConfig: a Config or Analysis that cannot be used.
+	ErrBadConfig = errors.New("chunker: bad configuration")
 )
 
 // Config says how to read and cut a statement.
@@ -39,11 +70,32 @@ type Config struct {
 	// File is the file's base name (recorded, not opened).
 	File string
 	// ByteBudget bounds a chunk message's encoded size; 0 means
-	// DefaultByteBudget.
+	// DefaultByteBudget. It must be at least MinByteBudget.
 	ByteBudget int
 	// MaxReported bounds how many row errors and ignored rows are kept in
-	// the Analysis lists (the counts are always complete); 0 means 1000.
+	// the Analysis lists (the counts are always complete); 0 means
+	// DefaultMaxReported, a negative value keeps none.
 	MaxReported int
+}
+
+// withDefaults validates cfg and fills in its defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if err := events.ValidateAccount(cfg.Account); err != nil {
+		return cfg, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if cfg.ByteBudget == 0 {
+		cfg.ByteBudget = DefaultByteBudget
+	}
+	if cfg.ByteBudget < MinByteBudget {
+		return cfg, fmt.Errorf("%w: byte budget %d is below the minimum %d", ErrBadConfig, cfg.ByteBudget, MinByteBudget)
+	}
+	if cfg.MaxReported == 0 {
+		cfg.MaxReported = DefaultMaxReported
+	}
+	if cfg.MaxReported < 0 {
+		cfg.MaxReported = 0
+	}
+	return cfg, nil
 }
 
 // Analysis is the result of pass 1.
@@ -64,21 +116,71 @@ type Analysis struct {
 	MinTime       events.WallTime
 	MaxTime       events.WallTime
 	Chunks        []events.ChunkRef
+	// ByteBudget is the budget the plan was cut with; Build cuts with the
+	// same one.
+	ByteBudget int
+	// Ordered reports that the rows are in time order (newest or oldest
+	// first, as every real export), so that Build can identify movements
+	// with a bounded index ([parsers.NewWindowedOccurrences]); otherwise it
+	// uses a full one, whose memory grows with the file.
+	Ordered bool
+
+	// sums[i] is an order-independent digest of the encoded movements of
+	// Chunks[i]; Build checks it before emitting. Nil when the Analysis was
+	// not made by Analyze (then Build checks counts and bytes only).
+	sums []uint64
+	seed maphash.Seed // of the digests
 }
 
-// Analyze is pass 1: hash, parse and validate every row, and plan chunks.
+// Analyze is pass 1: hash, parse and validate every row, and plan chunks. It
+// reads r to the end. A file-level problem (unreadable, unrecognised format,
+// bad header) is an error; bad rows are not: they are listed in the Analysis.
+//
+// Memory stays bounded for a file in time order. A file out of time order
+// needs a full identity index: Analyze notices it at the end of a first
+// read, and if r is an [io.Seeker] it reads the file again from where it
+// started with the full index; otherwise it returns [ErrUnordered].
 func Analyze(r io.Reader, cfg Config) (*Analysis, error) {
-	return nil, errors.New("chunker: not implemented yet")
+	seeker, canSeek := r.(io.Seeker)
+	var start int64
+	if canSeek {
+		var err error
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			canSeek = false
+		}
+	}
+	a, err := analyzeIndexed(r, cfg, parsers.ForBroker, true)
+	if err != nil || a.Ordered {
+		return a, err
+	}
+	if !canSeek {
+		return nil, ErrUnordered
+	}
+	if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("chunker: rewind for a second read: %w", err)
+	}
+	return analyzeIndexed(r, cfg, parsers.ForBroker, false)
 }
 
 // Build is pass 2: it re-reads the bytes a describes and calls emit once per
-// chunk of the plan, in an order that keeps memory bounded. Chunks for which
-// skip returns true (already published) are not encoded or emitted. Rows
-// with errors are left out (they are a's rejects). If the bytes differ from
-// a's, Build returns ErrFileChanged before emitting a chunk that would differ
-// from the plan.
+// chunk of the plan, its movements in [events.Compare] order. A chunk is
+// emitted as soon as it has received all its planned movements, so for a
+// file in time order (every real export) one chunk is open at a time, plus,
+// for a week with strike adjustments (derived at the end of the scan), that
+// week's last part; a file in no order can keep every part open. The
+// emitted chunk belongs to emit; Build does not reuse it. Chunks for which
+// skip returns true (already published) are neither kept nor emitted; skip
+// may be nil. Rows with errors are left out (they are a's rejects).
+//
+// Build checks the bytes against the plan as it goes: a movement outside the
+// plan, a chunk with more movements than planned, or a complete chunk whose
+// size or content digest differs from pass 1's stops it with ErrFileChanged
+// before that chunk is emitted; a different file hash or different row counts
+// at the end do too. (The content digest exists only in an Analysis made by
+// Analyze in this process.) Build uses a's account, broker and byte budget;
+// cfg only supplies a budget when a has none.
 func Build(r io.Reader, a *Analysis, cfg Config, skip func(chunkID string) bool, emit func(*events.Chunk) error) error {
-	return errors.New("chunker: not implemented yet")
+	return build(r, a, cfg, skip, emit, parsers.ForBroker)
 }
 
 // SessionID names the import session of a file for an account: the first 16

@@ -45,10 +45,26 @@ func (f *Fingerprint) Sum() [32]byte { return sha256.Sum256(f.buf) }
 // CanonicalText trims s and collapses internal runs of white space.
 func CanonicalText(s string) string {
 	s = strings.TrimSpace(s)
-	if !strings.ContainsAny(s, " \t\r\n\v\f") {
-		return s
+	// Fast path: no white space other than single spaces.
+	prevSpace := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ':
+			if prevSpace {
+				return strings.Join(strings.Fields(s), " ")
+			}
+			prevSpace = true
+		case '\t', '\r', '\n', '\v', '\f':
+			return strings.Join(strings.Fields(s), " ")
+		default:
+			if c >= 0x80 {
+				// Unicode white space (e.g. U+00A0) is collapsed too.
+				return strings.Join(strings.Fields(s), " ")
+			}
+			prevSpace = false
+		}
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return s
 }
 
 // CanonicalDecimal prints d with no exponent, no trailing fractional zeros and
@@ -64,10 +80,29 @@ func CanonicalDecimal(d decimal.Decimal) string {
 // rows of the same file with the same fingerprint (spec/parsers.md §6.2.4),
 // and its Seq: the number of earlier rows with the same wall-clock time (in
 // the same scope, e.g. IBKR section), which breaks timestamp ties in file
-// order. It keeps 8 bytes of key per distinct fingerprint and timestamp.
+// order.
+//
+// The zero value is a full index: correct for rows in any order, it keeps 8
+// bytes of key per distinct fingerprint and timestamp, so it grows with the
+// file. [NewWindowedOccurrences] returns a bounded index for time-ordered
+// files (every real export, newest or oldest first): identical rows share a
+// timestamp, so only the current timestamp's rows need remembering. If the
+// rows turn out not to be in time order (a timestamp moves against the
+// direction so far), the window cannot know about rows it already forgot:
+// it switches to a full index for the rest of the file and reports
+// [Occurrences.Unordered]; the caller must then read the file again with a
+// full index to get exact IDs.
 type Occurrences struct {
-	prints map[uint64]uint32
-	times  map[timeKey]uint32
+	windowed  bool
+	unordered bool
+	prints    map[uint64]uint32
+	times     map[timeKey]uint32
+
+	// Windowed mode: the window of the current scope, and a compact record
+	// of each scope left behind, restored if the scope comes back.
+	scope string
+	win   *occWindow
+	left  map[string]leftWindow
 }
 
 type timeKey struct {
@@ -75,19 +110,132 @@ type timeKey struct {
 	t     events.WallTime
 }
 
+// occWindow is the bounded state of the current scope in windowed mode.
+type occWindow struct {
+	cur    events.WallTime
+	dir    int // 0 unknown, +1 ascending, -1 descending
+	seq    uint32
+	prints map[uint64]uint32 // fingerprints seen at cur
+}
+
+// leftWindow is an occWindow put aside: a scope's position in time and the
+// (usually one or two) fingerprints of its current second.
+type leftWindow struct {
+	cur    events.WallTime
+	dir    int8
+	seq    uint32
+	keys   []uint64
+	counts []uint32
+}
+
+// NewWindowedOccurrences returns an index whose memory is bounded by the rows
+// of one timestamp plus a few dozen bytes per scope, as long as rows come in
+// time order within each scope.
+func NewWindowedOccurrences() *Occurrences { return &Occurrences{windowed: true} }
+
+// Unordered reports whether a windowed index met rows out of time order
+// (its indexes from then on are not guaranteed exact).
+func (o *Occurrences) Unordered() bool { return o.unordered }
+
 // Next records a row and returns its occurrence index and its Seq.
 func (o *Occurrences) Next(fp [32]byte, scope string, t events.WallTime) (k, seq int) {
-	if o.prints == nil {
-		o.prints = make(map[uint64]uint32)
-		o.times = make(map[timeKey]uint32)
-	}
 	key := binary.LittleEndian.Uint64(fp[:8])
+	if o.windowed && !o.unordered {
+		if k, seq, ok := o.nextWindowed(key, scope, t); ok {
+			return k, seq
+		}
+	}
+	if o.prints == nil {
+		o.prints = make(map[uint64]uint32, 1024)
+		o.times = make(map[timeKey]uint32, 1024)
+	}
 	k = int(o.prints[key])
 	o.prints[key]++
 	tk := timeKey{scope, t}
 	seq = int(o.times[tk])
 	o.times[tk]++
 	return k, seq
+}
+
+// nextWindowed serves a row from its scope's window; ok is false when the row
+// breaks time order, after the windows were moved into the full index.
+func (o *Occurrences) nextWindowed(key uint64, scope string, t events.WallTime) (k, seq int, ok bool) {
+	if o.win == nil || scope != o.scope {
+		o.switchScope(scope, t)
+	}
+	w := o.win
+	if t != w.cur {
+		d := 1
+		if t < w.cur {
+			d = -1
+		}
+		if w.dir == 0 {
+			w.dir = d
+		}
+		if d != w.dir {
+			o.toFull()
+			return 0, 0, false
+		}
+		clear(w.prints)
+		w.cur, w.seq = t, 0
+	}
+	k = int(w.prints[key])
+	w.prints[key]++
+	seq = int(w.seq)
+	w.seq++
+	return k, seq, true
+}
+
+// switchScope puts the current window aside and makes scope's current,
+// restoring it if the scope was seen before.
+func (o *Occurrences) switchScope(scope string, t events.WallTime) {
+	if o.left == nil {
+		o.left = make(map[string]leftWindow)
+	}
+	w := o.win
+	if w == nil {
+		w = &occWindow{prints: make(map[uint64]uint32, 16)}
+		o.win = w
+	} else {
+		lw := leftWindow{cur: w.cur, dir: int8(w.dir), seq: w.seq}
+		for key, n := range w.prints {
+			lw.keys = append(lw.keys, key)
+			lw.counts = append(lw.counts, n)
+		}
+		o.left[o.scope] = lw
+	}
+	clear(w.prints)
+	if lw, ok := o.left[scope]; ok {
+		delete(o.left, scope)
+		w.cur, w.dir, w.seq = lw.cur, int(lw.dir), lw.seq
+		for i, key := range lw.keys {
+			w.prints[key] = lw.counts[i]
+		}
+	} else {
+		w.cur, w.dir, w.seq = t, 0, 0
+	}
+	o.scope = scope
+}
+
+// toFull marks the index unordered and seeds the full index with what the
+// windows still remember.
+func (o *Occurrences) toFull() {
+	o.unordered = true
+	o.prints = make(map[uint64]uint32, 1024)
+	o.times = make(map[timeKey]uint32, 1024)
+	if w := o.win; w != nil {
+		for key, n := range w.prints {
+			o.prints[key] += n
+		}
+		o.times[timeKey{o.scope, w.cur}] = w.seq
+	}
+	for scope, lw := range o.left {
+		for i, key := range lw.keys {
+			o.prints[key] += lw.counts[i]
+		}
+		o.times[timeKey{scope, lw.cur}] = lw.seq
+	}
+	o.win, o.left = nil, nil
 }
 
 // RowID returns the row ID of §6.2.5: hex(SHA-256(account 0x1F fingerprint-hex

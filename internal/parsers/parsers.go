@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/foliostream/foliostream/events"
 )
@@ -50,7 +51,37 @@ var (
 	ErrMalformedCSV = errors.New("malformed CSV")
 	// ErrLineTooLong: a line longer than [MaxLineBytes].
 	ErrLineTooLong = errors.New("line too long")
+	// ErrInvalidUTF8: text that is not valid UTF-8 (statements are UTF-8;
+	// such text would not survive the wire encoding unchanged).
+	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 )
+
+// Dates outside [MinYear, MaxYear] are bad dates: no statement holds them,
+// and they are what a mangled field usually parses to.
+const (
+	MinYear = 1900
+	MaxYear = 2999
+)
+
+// plausibleYear reports whether y is within [MinYear, MaxYear].
+func plausibleYear(y int) bool { return y >= MinYear && y <= MaxYear }
+
+// badText returns the first text field of ms that is not valid UTF-8, by
+// its name in the movement, and its value.
+func badText(ms []events.Movement) (field, value string, bad bool) {
+	for i := range ms {
+		m := &ms[i]
+		for _, f := range [...]struct{ name, v string }{
+			{"currency", m.Currency}, {"ticker", m.Ticker}, {"notes", m.Notes},
+			{"from_currency", m.FromCurrency}, {"offset", m.Offset},
+		} {
+			if !utf8.ValidString(f.v) {
+				return f.name, f.v, true
+			}
+		}
+	}
+	return "", "", false
+}
 
 // MaxLineBytes bounds one line of a statement. A longer line is a row error
 // and the parser does not hold it in memory.
@@ -107,6 +138,11 @@ type Options struct {
 	// Account scopes movement IDs: the same file scanned for two accounts
 	// yields different IDs. It is required.
 	Account string
+	// Index assigns occurrence indexes and Seq (see [Occurrences]). Nil means
+	// a fresh full index, exact for any row order. A streaming caller that
+	// must bound memory passes [NewWindowedOccurrences] and checks
+	// Index.Unordered() after the scan.
+	Index *Occurrences
 }
 
 // Parser reads one broker's statements.

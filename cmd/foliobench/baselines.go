@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projector"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
+	_ "modernc.org/sqlite" // the bare driver baseline
+)
+
+// rawPublish publishes every chunk body of the statements, unchanged, to a
+// stream of its own on the benchmark's server with the bare client:
+// PublishAsync with at most maxInFlight unacknowledged (ingest's default
+// bound), no headers, no session records. It returns the elapsed time.
+func rawPublish(ctx context.Context, url string, sts []*statement, maxInFlight int) (time.Duration, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxInFlight))
+	if err != nil {
+		return 0, err
+	}
+	const name = "BENCHRAW"
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: name, Subjects: []string{"benchraw.>"}, Storage: jetstream.FileStorage,
+		MaxMsgs: -1, MaxBytes: -1, MaxMsgSize: -1, Retention: jetstream.LimitsPolicy,
+	}); err != nil {
+		return 0, err
+	}
+	defer js.DeleteStream(context.WithoutCancel(ctx), name)
+	start := time.Now()
+	for _, st := range sts {
+		subject := "benchraw." + st.Account
+		err := readBodies(st.Bodies, func(body []byte) error {
+			// The client keeps the slice until the ack: give it its own.
+			_, err := js.PublishAsync(subject, append([]byte(nil), body...))
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return time.Since(start), nil
+}
+
+// rawMovementsDDL is the store's movements table (internal/store/sqlite,
+// schema version 2: clustered by account and time, unique by id), the one
+// the bare inserts write.
+const rawMovementsDDL = `CREATE TABLE movements (
+	id TEXT NOT NULL, account TEXT NOT NULL, broker TEXT NOT NULL, kind TEXT NOT NULL,
+	time TEXT NOT NULL, utc_offset TEXT, seq INTEGER NOT NULL, part INTEGER NOT NULL,
+	line INTEGER NOT NULL, currency TEXT NOT NULL, ticker TEXT, cash_type TEXT, code TEXT,
+	quantity TEXT, price TEXT, amount TEXT, commissions TEXT, fees TEXT, option_type TEXT,
+	strike TEXT, new_strike TEXT, expiration TEXT, premium TEXT, net_premium TEXT,
+	multiplier TEXT, from_currency TEXT, amount_changed TEXT, notes TEXT, session TEXT NOT NULL,
+	PRIMARY KEY (account, time, seq, part, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX movements_id ON movements (id);`
+
+const rawInsert = `INSERT INTO movements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// rawSQLite inserts every movement of the statements into a fresh SQLite
+// file with the bare driver: the store's pragmas (WAL, synchronous=FULL),
+// one transaction per batchSize chunks or 8 MiB of bodies (the projector's
+// batch), one
+// prepared INSERT. Decoding the bodies is not timed. It returns the time
+// spent in the inserts and commits.
+func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int) (time.Duration, error) {
+	path := filepath.Join(dir, "raw.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_txlock=immediate")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, rawMovementsDDL); err != nil {
+		return 0, err
+	}
+	var took time.Duration
+	var batch []*events.Chunk
+	var bytes int
+	flush := func() error {
+		bytes = 0
+		if len(batch) == 0 {
+			return nil
+		}
+		start := time.Now()
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, rawInsert)
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		for _, c := range batch {
+			for i := range c.Movements {
+				if _, err := stmt.ExecContext(ctx, rawArgs(&c.Movements[i], c.Session)...); err != nil {
+					tx.Rollback()
+					return err
+				}
+			}
+		}
+		stmt.Close()
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		took += time.Since(start)
+		batch = batch[:0]
+		return nil
+	}
+	for _, st := range sts {
+		err := readBodies(st.Bodies, func(body []byte) error {
+			e, err := events.Unmarshal(string(events.TypeChunk), events.SchemaHeader, body)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, e.(*events.Chunk))
+			bytes += len(body)
+			if len(batch) >= batchSize || bytes >= projector.DefaultBatchBytes {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	return took, nil
+}
+
+func rawArgs(m *events.Movement, session string) []any {
+	return []any{
+		m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
+		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
+		dec(m.Quantity), dec(m.Price), dec(m.Amount), dec(m.Commissions), dec(m.Fees),
+		text(string(m.OptionType)), dec(m.Strike), dec(m.NewStrike), text(m.Expiration.String()),
+		dec(m.Premium), dec(m.NetPremium), dec(m.Multiplier), text(m.FromCurrency), dec(m.AmountChanged),
+		text(m.Notes), session,
+	}
+}
+
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func dec(d decimal.Decimal) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.String()
+}

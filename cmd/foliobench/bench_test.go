@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestQuantile(t *testing.T) {
+	xs := []float64{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
+	tests := []struct {
+		q    float64
+		want float64
+	}{{0.5, 5}, {0.99, 10}, {1, 10}, {0, 1}, {0.1, 1}, {0.11, 2}}
+	for _, tt := range tests {
+		if got := quantile(xs, tt.q); got != tt.want {
+			t.Errorf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+	if !slices.Equal(xs, []float64{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}) {
+		t.Errorf("quantile sorted its input: %v", xs)
+	}
+}
+
+func TestIntList(t *testing.T) {
+	var l intList
+	if err := l.Set("10k, 100_000,1M,7"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{10000, 100000, 1000000, 7}; !slices.Equal(l, want) {
+		t.Errorf("got %v, want %v", l, want)
+	}
+	for _, bad := range []string{"", "x", "-1", "0", "1G"} {
+		if err := l.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+}
+
+// The projector's debug and info lines give the write latencies (each
+// chunk counts the latency of the write it was in) and phase 2's times.
+func TestReadProjectorLog(t *testing.T) {
+	log := `{"time":"x","level":"INFO","msg":"projector consuming"}
+{"time":"x","level":"DEBUG","msg":"store batch written","messages":3,"chunks":2,"movements":10,"took_us":40000}
+{"time":"x","level":"DEBUG","msg":"store batch written","messages":1,"chunks":1,"movements":5,"took_us":10000}
+{"time":"x","level":"DEBUG","msg":"store batch written","messages":1,"chunks":0,"movements":0,"took_us":99000000}
+not json
+{"time":"x","level":"INFO","msg":"projections replaced","account":"a","took":2500000000,"read_us":1000000,"compute_us":1000000,"replace_us":500000}
+`
+	path := filepath.Join(t.TempDir(), "projector.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	if err := r.readProjectorLog(path); err != nil {
+		t.Fatal(err)
+	}
+	if r.Writes != 3 || r.ChunkWriteP50 != 0.04 || r.ChunkWriteP99 != 0.04 || r.PerChunkP50 != 0.02 {
+		t.Errorf("writes %d, p50 %v, p99 %v, per-chunk p50 %v; want 3, 0.04, 0.04, 0.02",
+			r.Writes, r.ChunkWriteP50, r.ChunkWriteP99, r.PerChunkP50)
+	}
+	if r.Phase2 != 2.5 || r.Phase2Read != 1 || r.Phase2Compute != 1 || r.Phase2Replace != 0.5 {
+		t.Errorf("phase 2 %v (%v + %v + %v), want 2.5 (1 + 1 + 0.5)", r.Phase2, r.Phase2Read, r.Phase2Compute, r.Phase2Replace)
+	}
+	if err := new(result).readProjectorLog(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing log was accepted")
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
+	"github.com/foliostream/foliostream/internal/store"
+	"github.com/foliostream/foliostream/internal/store/sqlite"
+)
+
+// cmdProfile runs the pipeline's pure stages and the SQLite store in this
+// process on a synthetic statement and writes pprof CPU and allocation
+// profiles of each: `foliobench profile --rows N --out DIR`. Stages:
+// analyze (pass 1), build (pass 2 and encoding), store (WriteBatch of the
+// chunks, the projector's batches), compute (projections.Compute).
+func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rows := fs.Int("rows", 100000, "synthetic rows")
+	seed := fs.Uint64("seed", 1, "seed")
+	out := fs.String("out", "prof", "directory for the profiles (STAGE.cpu, STAGE.alloc)")
+	batch := fs.Int("batch-size", 64, "chunks per store write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "foliobench-profile-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st := &statement{Account: "acct01", Path: filepath.Join(dir, "a.csv"), Bodies: filepath.Join(dir, "a.bodies")}
+	if _, err := generate(st.Path, *rows, *seed); err != nil {
+		return err
+	}
+	csvTime, _, err := csvBaseline(st.Path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "encoding/csv: %v\n", csvTime)
+
+	var pt passTimes
+	if err := profiled(*out, "ingest", func() error {
+		var err error
+		pt, err = analyzeAndBuild(st)
+		return err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "analyze: %v (%.2f of csv)  build: %v  movements: %d  chunks: %d\n",
+		pt.Analyze, csvTime.Seconds()/pt.Analyze.Seconds(), pt.Build, st.Movements, st.Chunks)
+
+	var chunks []*events.Chunk
+	start := time.Now()
+	if err := profiled(*out, "decode", func() error {
+		return readBodies(st.Bodies, func(body []byte) error {
+			e, err := events.Unmarshal(string(events.TypeChunk), events.SchemaHeader, body)
+			if err != nil {
+				return err
+			}
+			chunks = append(chunks, e.(*events.Chunk))
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "decode (events.Unmarshal): %v\n", time.Since(start))
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "folio.db"))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	start = time.Now()
+	if err := profiled(*out, "store", func() error {
+		for i := 0; i < len(chunks); i += *batch {
+			if err := s.WriteBatch(ctx, &store.Batch{Chunks: chunks[i:min(i+*batch, len(chunks))], At: time.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store WriteBatch: %v\n", time.Since(start))
+	chunks = nil
+	start = time.Now()
+	var ms []events.Movement
+	if err := profiled(*out, "read", func() error {
+		var err error
+		ms, err = s.AccountMovements(ctx, st.Account)
+		return err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "read (AccountMovements): %v\n", time.Since(start))
+	start = time.Now()
+	var res *projections.Result
+	if err := profiled(*out, "compute", func() error {
+		res = projections.Compute(st.Account, ms)
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "compute: %v (%d movements)\n", time.Since(start), len(ms))
+	start = time.Now()
+	if err := s.ReplaceProjections(ctx, res, nil, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "replace projections: %v\n", time.Since(start))
+	return nil
+}
+
+// profiled runs fn under a CPU profile (DIR/name.cpu) and writes the
+// allocation profile after it (DIR/name.alloc).
+func profiled(dir, name string, fn func() error) error {
+	f, err := os.Create(filepath.Join(dir, name+".cpu"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	err = fn()
+	pprof.StopCPUProfile()
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	a, err := os.Create(filepath.Join(dir, name+".alloc"))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return pprof.Lookup("allocs").WriteTo(a, 0)
+}

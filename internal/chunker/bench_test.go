@@ -1,0 +1,194 @@
+package chunker
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/parsers"
+	"github.com/foliostream/foliostream/internal/synth"
+)
+
+// Benchmarks of pass 1 (parse + IDs + plan), pass 2 and the raw
+// encoding/csv limit over the same synthetic Tastytrade bytes:
+//
+//	go test ./internal/chunker -run '^$' -bench . -benchmem
+//	go test ./internal/chunker -run '^$' -bench '/rows=1000000' -benchtime 1x -benchmem -rows1m
+var rows1M = flag.Bool("rows1m", false, "also run the benchmarks over 1,000,000 synthetic rows")
+
+// synthTastytrade is synth.Tastytrade's statement of n rows, seed 1: the
+// project's deterministic generator (the same bytes as
+// "go run ./internal/synth/cmd/synth --broker tastytrade --rows n --seed 1").
+func synthTastytrade(tb testing.TB, n int) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	buf.Grow(n * 240)
+	if _, err := synth.Tastytrade(&buf, synth.Config{Seed: 1, Rows: n}); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var synthCache sync.Map // rows → []byte
+
+func synthData(b *testing.B, n int) []byte {
+	if v, ok := synthCache.Load(n); ok {
+		return v.([]byte)
+	}
+	data := synthTastytrade(b, n)
+	synthCache.Store(n, data)
+	return data
+}
+
+type benchSize struct {
+	name string
+	rows int
+}
+
+func benchSizes() []benchSize {
+	s := []benchSize{{"rows=10000", 10_000}}
+	if *rows1M {
+		s = append(s, benchSize{"rows=1000000", 1_000_000})
+	}
+	return s
+}
+
+func reportRows(b *testing.B, rows int) {
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkRawCSV is the limit: plain encoding/csv reading the same bytes
+// (ReuseRecord, as the Tastytrade parser reads them), doing nothing else.
+func BenchmarkRawCSV(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				r := csv.NewReader(bytes.NewReader(data))
+				r.FieldsPerRecord = -1
+				r.ReuseRecord = true
+				n := 0
+				for {
+					_, err := r.Read()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != sz.rows+1 {
+					b.Fatalf("read %d records", n)
+				}
+			}
+			reportRows(b, sz.rows)
+		})
+	}
+}
+
+// BenchmarkScan is the parser alone (parse + movement IDs), for comparison.
+func BenchmarkScan(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rows := 0
+				err := parsers.Tastytrade{}.Scan(bytes.NewReader(data), parsers.Options{Account: testAccount}, func(rec *parsers.Record) error {
+					if rec.Err != nil {
+						return rec.Err
+					}
+					rows++
+					return nil
+				})
+				if err != nil || rows != sz.rows {
+					b.Fatalf("%d rows, %v", rows, err)
+				}
+			}
+			reportRows(b, sz.rows)
+		})
+	}
+}
+
+// BenchmarkAnalyze is pass 1: hash, parse, IDs, sizes and plan.
+func BenchmarkAnalyze(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var a *Analysis
+			for b.Loop() {
+				var err error
+				a, err = Analyze(bytes.NewReader(data), Config{Account: testAccount})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if a.Rows != sz.rows || a.RowErrorCount != 0 {
+				b.Fatalf("analysis: %d rows, %d errors", a.Rows, a.RowErrorCount)
+			}
+			reportRows(b, sz.rows)
+			b.ReportMetric(float64(a.Movements)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")
+		})
+	}
+}
+
+// BenchmarkBuild is pass 2: re-parse, assign, verify, sort and emit every
+// chunk, with each chunk encoded as the publisher would (events.Marshal).
+func BenchmarkBuild(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			a, err := Analyze(bytes.NewReader(data), Config{Account: testAccount})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				chunks := 0
+				err := Build(bytes.NewReader(data), a, Config{}, nil, func(c *events.Chunk) error {
+					body, err := events.Marshal(c)
+					if err != nil {
+						return err
+					}
+					if len(body) > DefaultByteBudget {
+						return fmt.Errorf("chunk %s of %d bytes", c.ID, len(body))
+					}
+					chunks++
+					return nil
+				})
+				if err != nil || chunks != len(a.Chunks) {
+					b.Fatalf("%d chunks of %d: %v", chunks, len(a.Chunks), err)
+				}
+			}
+			reportRows(b, sz.rows)
+		})
+	}
+}
+
+func TestSynthIsValid(t *testing.T) {
+	data := synthTastytrade(t, 2000)
+	a := analyzeBytes(t, data, Config{})
+	if a.Rows != 2000 || a.RowErrorCount != 0 || !strings.HasPrefix(string(data), "Date,Type,Sub Type") {
+		t.Fatalf("synthetic statement: %d rows, %d errors", a.Rows, a.RowErrorCount)
+	}
+	if a.Movements < 2000 || len(a.Chunks) < 2 {
+		t.Errorf("synthetic statement: %d movements in %d chunks", a.Movements, len(a.Chunks))
+	}
+}

@@ -1,0 +1,32 @@
+package projections
+
+import "testing"
+
+// BenchmarkCompute recomputes a whole account (what the projector does on
+// every import) over histories of 10k, 100k and 1M movements (see
+// synthHistory). Besides wall time it reports cpu-ns/op, the process CPU
+// time per operation (GC included), which stays meaningful on a busy
+// machine.
+func BenchmarkCompute(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"10k", 10_000}, {"100k", 100_000}, {"1M", 1_000_000}} {
+		n := c.n
+		b.Run(c.name, func(b *testing.B) {
+			ms := synthHistory(n, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				r := Compute("bench", ms)
+				if len(r.Broker) == 0 {
+					b.Fatal("no snapshots")
+				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}

@@ -1,0 +1,407 @@
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
+	"github.com/foliostream/foliostream/internal/store"
+	"github.com/foliostream/foliostream/internal/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// processor is the batching, session and phase-2 state shared by Run and
+// Replay. It is owned by one goroutine.
+type processor struct {
+	st   store.Store
+	cfg  Config
+	log  *slog.Logger
+	acks bool // false in a replay: the ordered consumer does not ack
+
+	// deadLetter handles a poison message (Run); nil in a replay.
+	deadLetter func(ctx context.Context, msg jetstream.Msg, reason error)
+
+	// The batch being buffered.
+	msgs      []jetstream.Msg
+	chunks    []*events.Chunk
+	lifecycle []events.Event // session events, in arrival order
+	bytes     int
+	oldest    time.Time
+
+	// pending holds sealed sessions waiting for phase 2.
+	pending map[string]store.Session
+	// retryAt, when set, is when phase 2 (or the start-up recovery) is
+	// retried after a store error.
+	retryAt time.Time
+	// unmarked are completed sessions whose session record could not be
+	// updated yet.
+	unmarked map[string]time.Time
+	// waiting is the stored chunk count last logged for a sealed session
+	// that lacks chunks.
+	waiting  map[string]int
+	failures int
+	poison   int
+	// fatal is the first store error of a replay (which has nobody to
+	// redeliver to it, so it stops instead of retrying).
+	fatal error
+}
+
+func newProcessor(st store.Store, cfg Config, acks bool) *processor {
+	return &processor{st: st, cfg: cfg, log: cfg.Logger, acks: acks,
+		pending: map[string]store.Session{}, unmarked: map[string]time.Time{}}
+}
+
+func (p *processor) pause(ctx context.Context, point string) {
+	if p.cfg.Pause != nil {
+		p.cfg.Pause(ctx, point)
+	}
+}
+
+// recover loads the sessions a previous run left sealed (phase 2 not done)
+// and reconciles completed sessions with the session records. A store that
+// cannot be read is retried until ctx ends.
+func (p *processor) recover(ctx context.Context) error {
+	delay := p.cfg.NakDelay
+	for {
+		sessions, err := p.st.Sessions(ctx, "")
+		if err == nil {
+			for _, s := range sessions {
+				if p.cfg.Owns != nil && !p.cfg.Owns(s.Account) {
+					continue // another partition's projector handles it
+				}
+				switch s.Phase {
+				case store.PhaseSealed:
+					p.pending[s.ID] = s
+				case store.PhaseCompleted:
+					if p.cfg.Sessions != nil {
+						p.unmarked[s.ID] = s.CompletedAt
+					}
+				}
+			}
+			if len(p.pending) > 0 {
+				p.log.Info("sealed sessions waiting for phase 2", "sessions", len(p.pending))
+			}
+			p.markSessions(ctx)
+			return nil
+		}
+		p.log.Error("store not readable at start-up; retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("projector: read sessions from the store: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, p.cfg.MaxNakDelay)
+	}
+}
+
+// deadline is when the loop must wake up with no message: the batch's age
+// limit or a phase-2 retry; zero when nothing is due.
+func (p *processor) deadline() time.Time {
+	var d time.Time
+	if len(p.msgs) > 0 {
+		d = p.oldest.Add(p.cfg.BatchAge)
+	}
+	if !p.retryAt.IsZero() && (d.IsZero() || p.retryAt.Before(d)) {
+		d = p.retryAt
+	}
+	return d
+}
+
+// handle decodes one message into the batch, or dead-letters it.
+func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
+	e, err := decode(msg)
+	p.received(msg, e)
+	if err != nil {
+		p.poison++
+		if p.deadLetter != nil {
+			p.deadLetter(ctx, msg, err)
+		} else {
+			p.log.Warn("poison message skipped", "subject", msg.Subject(), "reason", err)
+		}
+		return
+	}
+	if len(p.msgs) == 0 {
+		p.oldest = time.Now()
+	}
+	p.msgs = append(p.msgs, msg)
+	p.bytes += len(msg.Data())
+	if c, ok := e.(*events.Chunk); ok {
+		p.chunks = append(p.chunks, c)
+	} else {
+		p.lifecycle = append(p.lifecycle, e)
+	}
+	p.pause(ctx, PointBuffered)
+	if len(p.msgs) >= p.cfg.BatchSize || p.bytes >= p.cfg.BatchBytes {
+		p.flush(ctx)
+	}
+}
+
+// tick flushes an old batch and retries what is due.
+func (p *processor) tick(ctx context.Context) {
+	now := time.Now()
+	if len(p.msgs) > 0 && !now.Before(p.oldest.Add(p.cfg.BatchAge)) {
+		p.flush(ctx)
+	}
+	if !p.retryAt.IsZero() && !now.Before(p.retryAt) {
+		p.retryAt = time.Time{}
+		p.phase2(ctx)
+		p.markSessions(ctx)
+	}
+}
+
+// shutdown writes and acks the buffered batch with a bounded, uncancelled
+// context; phase 2 of what is left is done by the next start.
+func (p *processor) shutdown(ctx context.Context) error {
+	if len(p.msgs) == 0 {
+		return nil
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := p.observedWrite(fctx); err != nil {
+		p.log.Warn("final batch not written; it will be redelivered", "messages", len(p.msgs), "err", err)
+		p.reset()
+		return nil
+	}
+	p.ack(fctx)
+	p.reset()
+	return nil
+}
+
+func (p *processor) reset() {
+	clear(p.msgs)
+	p.msgs = p.msgs[:0]
+	clear(p.chunks)
+	p.chunks = p.chunks[:0]
+	clear(p.lifecycle)
+	p.lifecycle = p.lifecycle[:0]
+	p.bytes = 0
+}
+
+// flush writes the batch; on success acks it and runs phase 2, on failure
+// naks it with a growing delay.
+func (p *processor) flush(ctx context.Context) {
+	if len(p.msgs) == 0 {
+		return
+	}
+	if err := p.observedWrite(ctx); err != nil {
+		if ctx.Err() != nil {
+			p.reset() // shutting down: redelivered to the next run
+			return
+		}
+		if !p.acks {
+			p.fatal = cmpErr(p.fatal, err)
+			p.reset()
+			return
+		}
+		delay := min(p.cfg.NakDelay<<min(p.failures, 16), p.cfg.MaxNakDelay)
+		p.failures++
+		p.log.Error("store write failed; batch naked", "messages", len(p.msgs), "retry_in", delay,
+			"failures", p.failures, "err", err)
+		for _, m := range p.msgs {
+			if err := m.NakWithDelay(delay); err != nil {
+				p.log.Warn("nak failed; the message comes back after the ack wait", "subject", m.Subject(), "err", err)
+			}
+		}
+		p.reset()
+		return
+	}
+	if p.failures > 0 {
+		p.log.Info("store writable again", "after_failures", p.failures)
+		p.failures = 0
+	}
+	p.pause(ctx, PointWritten)
+	p.ack(ctx)
+	p.reset()
+	p.pause(ctx, PointAcked)
+	if !p.acks {
+		return // a replay runs phase 2 once, at the end
+	}
+	p.phase2(ctx)
+	p.markSessions(ctx)
+}
+
+// write builds the store batch (merging lifecycle events into the stored
+// session records) and writes it. It also updates the pending sessions when
+// the write succeeded.
+func (p *processor) write(ctx context.Context) error {
+	b := &store.Batch{Chunks: p.chunks, At: p.cfg.Now().UTC()}
+	merged := map[string]store.Session{}
+	var order []string
+	for _, e := range p.lifecycle {
+		id := e.EventSession()
+		s, ok := merged[id]
+		if !ok {
+			var err error
+			s, err = p.st.Session(ctx, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			order = append(order, id)
+		}
+		merged[id] = MergeSession(s, e)
+		if v, ok := e.(*events.SessionStarted); ok {
+			b.Rejects = append(b.Rejects, rejectsOf(v)...)
+		}
+	}
+	for _, id := range order {
+		b.Sessions = append(b.Sessions, merged[id])
+	}
+	start := time.Now()
+	if err := p.st.WriteBatch(ctx, b); err != nil {
+		return err
+	}
+	if took := time.Since(start); len(b.Chunks) > 0 {
+		movements := 0
+		for _, c := range b.Chunks {
+			movements += len(c.Movements)
+		}
+		p.log.Debug("store batch written", "messages", len(p.msgs), "chunks", len(b.Chunks),
+			"movements", movements, "took_us", took.Microseconds())
+	}
+	for _, s := range b.Sessions {
+		if s.Phase == store.PhaseSealed {
+			p.pending[s.ID] = s
+		} else {
+			delete(p.pending, s.ID)
+		}
+	}
+	return nil
+}
+
+// ack acks every message of the batch: the last one synchronously, which
+// confirms the ones before it on the same connection.
+func (p *processor) ack(ctx context.Context) {
+	if !p.acks {
+		return
+	}
+	for i, m := range p.msgs {
+		var err error
+		if i == len(p.msgs)-1 {
+			err = m.DoubleAck(ctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
+			// Written already: a redelivery rewrites the same rows.
+			p.log.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
+		}
+	}
+}
+
+// phase2 computes the projections of every account with a sealed session
+// whose chunks are all stored: one computation per account.
+func (p *processor) phase2(ctx context.Context) {
+	if len(p.pending) == 0 {
+		return
+	}
+	ready := map[string][]string{}
+	for id, s := range p.pending {
+		n, err := p.st.StoredChunks(ctx, id)
+		if err != nil {
+			p.retryPhase2(err)
+			return
+		}
+		if n >= s.TotalChunks {
+			ready[s.Account] = append(ready[s.Account], id)
+			delete(p.waiting, id)
+		} else if last, ok := p.waiting[id]; !ok || last != n {
+			// Sealed before all its chunks are stored (they are late, or
+			// lost upstream): it waits, and says why, once per change.
+			if p.waiting == nil {
+				p.waiting = map[string]int{}
+			}
+			p.waiting[id] = n
+			p.log.Warn("sealed session waiting for its chunks", "session", id, "account", s.Account,
+				"stored_chunks", n, "total_chunks", s.TotalChunks)
+		}
+	}
+	accounts := make([]string, 0, len(ready))
+	for a := range ready {
+		accounts = append(accounts, a)
+	}
+	slices.Sort(accounts)
+	for _, account := range accounts {
+		ids := ready[account]
+		slices.Sort(ids)
+		if err := p.observedProject(ctx, account, ids); err != nil {
+			p.retryPhase2(err)
+			continue
+		}
+		for _, id := range ids {
+			delete(p.pending, id)
+		}
+	}
+}
+
+func (p *processor) retryPhase2(err error) {
+	if !p.acks {
+		p.fatal = cmpErr(p.fatal, err)
+		return
+	}
+	if p.retryAt.IsZero() {
+		delay := p.cfg.NakDelay << min(p.failures, 16)
+		p.retryAt = time.Now().Add(min(delay, p.cfg.MaxNakDelay))
+	}
+	p.log.Error("phase 2 failed; will retry", "err", err, "retry_at", p.retryAt)
+}
+
+func (p *processor) projectAccount(ctx context.Context, account string, sessions []string) error {
+	start := time.Now()
+	ms, err := p.st.AccountMovements(ctx, account)
+	if err != nil {
+		return err
+	}
+	read := time.Since(start)
+	res := projections.Compute(account, ms)
+	compute := time.Since(start) - read
+	p.pause(ctx, PointPhase2)
+	at := p.cfg.Now().UTC()
+	if err := p.st.ReplaceProjections(ctx, res, sessions, at); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	p.log.Info("projections replaced", "account", account, "sessions", sessions, "movements", len(ms),
+		"broker_rows", len(res.Broker), "ticker_rows", len(res.Tickers), "operations", len(res.Operations),
+		"took", took, "read_us", read.Microseconds(), "compute_us", compute.Microseconds(),
+		"replace_us", (took - read - compute).Microseconds())
+	if p.cfg.Sessions != nil {
+		for _, id := range sessions {
+			p.unmarked[id] = at
+		}
+	}
+	p.pause(ctx, PointCompleted)
+	return nil
+}
+
+// markSessions tells the session records about completed sessions; what
+// fails is retried after the next flush.
+func (p *processor) markSessions(ctx context.Context) {
+	if p.cfg.Sessions == nil {
+		return
+	}
+	for id, at := range p.unmarked {
+		err := p.cfg.Sessions.MarkCompleted(ctx, id, at)
+		if err != nil && !errors.Is(err, streams.ErrSessionNotFound) {
+			p.log.Warn("session record not marked completed; will retry", "session", id, "err", err)
+			if p.retryAt.IsZero() && ctx.Err() == nil {
+				// Retried by tick even if no message comes (NATS was down).
+				p.retryAt = time.Now().Add(p.cfg.NakDelay)
+			}
+			continue
+		}
+		delete(p.unmarked, id)
+	}
+}
+
+// cmpErr keeps the first error.
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}

@@ -1,0 +1,90 @@
+// Package clickhouse is the analytics store of the projector: it implements
+// [store.Store] on ClickHouse through github.com/ClickHouse/clickhouse-go/v2
+// (native protocol) and passes the conformance suite of
+// internal/store/storetest, like the embedded SQLite store.
+//
+// # Server versions
+//
+// The SQL runs on ClickHouse 18.16 (what Debian ships and CI tests against)
+// and on current releases (DESIGN.md §7): batch inserts always name their
+// columns and go through the driver's batch API (never INSERT … VALUES
+// through Exec), strings are plain String, timestamps are DateTime (no
+// DateTime64), amounts are Decimal(38, 10), and the client sends no
+// allow_experimental_* setting. Every call carries a deadline
+// ([Options.CallTimeout]); transient failures (network, timeouts, too many
+// parts, memory limits) are retried with exponential backoff
+// ([Options.MaxAttempts]); the driver closes a connection whose batch failed,
+// so a retry always starts on a fresh one.
+//
+// # Schema
+//
+// Every table is a ReplacingMergeTree keyed for idempotency, so redelivered
+// chunks, replays and re-imports leave one row per key; every read that must
+// see one row per key uses FINAL. Versioned migrations (table
+// schema_migrations) are applied by [New]; each statement is idempotent.
+//
+//	movements          one row per (account, date, id); partitioned by year
+//	import_sessions    one row per session, the latest record wins (version)
+//	import_chunks      one row per (session, chunk)
+//	rejects            one row per (session, line, column, reason)
+//	broker_snapshots   versioned projections: one row per (account, version,
+//	ticker_snapshots   currency, date), (account, version, ticker, currency,
+//	operations         date) and (account, version, seq); partitioned by
+//	                   (account, version)
+//	projection_commits one row per complete projection version of an account
+//
+// and three views, broker_snapshots_current, ticker_snapshots_current and
+// operations_current, that show each account's latest complete version.
+// docs/queries.md has the analytics queries built on them.
+//
+// # Atomic projection replacement
+//
+// ClickHouse has no multi-table transactions, so [Store.ReplaceProjections]
+// writes a new version: it inserts the account's rows under a fresh version
+// number, then commits that version by inserting one row into
+// projection_commits with the number of rows of each table, marks the
+// sessions completed, and finally drops the partitions of versions older than
+// the one it superseded. Readers ([Store.Projections] and the *_current
+// views) only read the latest committed version, so they see the old
+// projections or the new ones, never a mix, and never a version still being
+// written. [Store.Projections] reads the three tables in three queries and
+// checks the row counts against the commit row: if an old version was
+// dropped under it (two replacements during one read), it reads again.
+//
+// # Exact decimals
+//
+// The projections carry quotients with up to 28 fractional digits, and
+// values can exceed what any fixed-scale type holds. Each decimal field is a
+// Decimal(38, 10) column: every amount a statement writes is exact in it
+// (brokers write at most 8 fractional digits), quotients are rounded half
+// away from zero to 10 digits, and the range is ±10^28. When a value does not
+// fit exactly, its exact decimal string is also kept in the row's exact
+// column, a JSON object of field name to decimal string (empty for most
+// rows); the store reads that back, so every digit survives a round trip and
+// `projector snapshots` prints the same JSON as with SQLite. A value of 10^28
+// or more is refused ([ErrOutOfRange]).
+//
+// # Batches
+//
+// [Store.WriteBatch] writes all movements of all chunks of a batch in one
+// INSERT (split in blocks of at most [Options.MaxInsertRows] rows), then the
+// rejects, then the chunk records, then the session records. ClickHouse has
+// no transaction across tables; this order is the store's strongest
+// equivalent: a chunk record exists only once its movements are stored, and a
+// session record only once its chunks are. Every write is idempotent, so the
+// projector retries a failed batch whole.
+//
+// Rows carry a version: the write's time ([store.Batch.At]) in nanoseconds,
+// raised when needed to stay above every version the store has written or
+// found at start-up, so the latest record of a session wins even with a
+// frozen clock. When two sessions carry the same movement, the row written
+// last is kept (its session, chunk and line; every other field is the same).
+// One projector writes an account at a time.
+//
+// # Tests
+//
+// The tests run against a real server: .ci/run starts one (.ci/clickhouse.sh,
+// config in deploy/clickhouse/ci/) and sets FOLIO_CLICKHOUSE_TEST_DSN; without
+// it they skip with a loud message. Package chtest gives any test a database
+// of its own on that server.
+package clickhouse

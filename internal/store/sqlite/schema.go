@@ -1,0 +1,210 @@
+package sqlite
+
+// migrations are the schema versions, in order: migrations[i] brings the
+// database from version i to version i+1. A released migration is never
+// edited; a change is a new entry.
+var migrations = []migration{
+	{
+		description: "initial schema",
+		sql: `
+CREATE TABLE movements (
+	id             TEXT PRIMARY KEY,   -- "<row id>:<kind>:<part>"
+	account        TEXT NOT NULL,
+	broker         TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	time           TEXT NOT NULL,      -- wall clock, YYYY-MM-DDTHH:MM:SS
+	utc_offset     TEXT,               -- as written ("+0100"), NULL if none
+	seq            INTEGER NOT NULL,
+	part           INTEGER NOT NULL,
+	line           INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	ticker         TEXT,
+	cash_type      TEXT,
+	code           TEXT,
+	quantity       TEXT,               -- decimals: exact decimal strings, NULL when zero
+	price          TEXT,
+	amount         TEXT,
+	commissions    TEXT,
+	fees           TEXT,
+	option_type    TEXT,
+	strike         TEXT,
+	new_strike     TEXT,
+	expiration     TEXT,               -- YYYY-MM-DD
+	premium        TEXT,
+	net_premium    TEXT,
+	multiplier     TEXT,
+	from_currency  TEXT,
+	amount_changed TEXT,
+	notes          TEXT,
+	session        TEXT NOT NULL       -- the import session the row was kept from
+) WITHOUT ROWID;
+CREATE INDEX movements_by_account ON movements (account, time, seq, part, id);
+
+CREATE TABLE import_sessions (
+	id           TEXT PRIMARY KEY,
+	account      TEXT NOT NULL,
+	broker       TEXT NOT NULL,
+	file         TEXT NOT NULL,
+	sha256       TEXT NOT NULL,
+	phase        TEXT NOT NULL,        -- publishing, sealed, completed, failed, cancelled
+	total_chunks INTEGER NOT NULL,
+	movements    INTEGER NOT NULL,     -- planned movements
+	rejected     INTEGER NOT NULL,
+	error        TEXT,
+	started_at   TEXT,                 -- RFC 3339 UTC
+	sealed_at    TEXT,
+	completed_at TEXT
+) WITHOUT ROWID;
+CREATE INDEX import_sessions_by_account ON import_sessions (account, started_at, id);
+
+CREATE TABLE import_chunks (
+	session   TEXT NOT NULL,
+	chunk_id  TEXT NOT NULL,           -- "<ISO week>.<part>"
+	account   TEXT NOT NULL,
+	ordinal   INTEGER NOT NULL,
+	total     INTEGER NOT NULL,
+	week      TEXT NOT NULL,
+	part      INTEGER NOT NULL,
+	movements INTEGER NOT NULL,
+	stored_at TEXT,                    -- first time the chunk was stored
+	PRIMARY KEY (session, chunk_id)
+) WITHOUT ROWID;
+
+CREATE TABLE broker_snapshots (
+	account                     TEXT NOT NULL,
+	currency                    TEXT NOT NULL,
+	date                        TEXT NOT NULL,
+	movement_counter            INTEGER NOT NULL,
+	realized_gains              TEXT NOT NULL,
+	realized_percentage         TEXT NOT NULL,
+	unrealized_gains            TEXT NOT NULL,
+	unrealized_gains_percentage TEXT NOT NULL,
+	invested                    TEXT NOT NULL,
+	commissions                 TEXT NOT NULL,
+	fees                        TEXT NOT NULL,
+	deposited                   TEXT NOT NULL,
+	withdrawn                   TEXT NOT NULL,
+	dividends_received          TEXT NOT NULL,
+	options_income              TEXT NOT NULL,
+	other_income                TEXT NOT NULL,
+	open_trades                 INTEGER NOT NULL,  -- 0 or 1
+	net_cash_flow               TEXT NOT NULL,
+	PRIMARY KEY (account, currency, date)
+) WITHOUT ROWID;
+
+CREATE TABLE ticker_snapshots (
+	account          TEXT NOT NULL,
+	ticker           TEXT NOT NULL,
+	currency         TEXT NOT NULL,
+	date             TEXT NOT NULL,
+	total_shares     TEXT NOT NULL,
+	weight           TEXT NOT NULL,
+	cost_basis       TEXT NOT NULL,
+	real_cost        TEXT NOT NULL,
+	dividends        TEXT NOT NULL,
+	dividend_taxes   TEXT NOT NULL,
+	options          TEXT NOT NULL,
+	total_incomes    TEXT NOT NULL,
+	capital_deployed TEXT NOT NULL,
+	realized         TEXT NOT NULL,
+	performance      TEXT NOT NULL,
+	open_trades      INTEGER NOT NULL,
+	commissions      TEXT NOT NULL,
+	fees             TEXT NOT NULL,
+	PRIMARY KEY (account, ticker, currency, date)
+) WITHOUT ROWID;
+
+CREATE TABLE operations (
+	account          TEXT NOT NULL,
+	seq              INTEGER NOT NULL,  -- position in the account's list
+	ticker           TEXT NOT NULL,
+	currency         TEXT NOT NULL,
+	is_open          INTEGER NOT NULL,
+	open_date        TEXT NOT NULL,
+	close_date       TEXT,              -- NULL while open
+	realized         TEXT NOT NULL,
+	commissions      TEXT NOT NULL,
+	fees             TEXT NOT NULL,
+	premium          TEXT NOT NULL,
+	dividends        TEXT NOT NULL,
+	dividend_taxes   TEXT NOT NULL,
+	capital_deployed TEXT NOT NULL,
+	performance      TEXT NOT NULL,
+	PRIMARY KEY (account, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE rejects (
+	session     TEXT NOT NULL,
+	account     TEXT NOT NULL,
+	line        INTEGER NOT NULL,
+	column_name TEXT NOT NULL,
+	value       TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	PRIMARY KEY (session, line, column_name, reason)
+) WITHOUT ROWID;
+`,
+	},
+	{
+		// Movements keyed by random IDs made every insert touch a random
+		// page of a wide table (a WAL page per row once the table outgrew
+		// the cache) and phase 2 read the account through an index, one
+		// table lookup per row. Clustered by (account, time, seq, part,
+		// id), inserts of a statement land on neighbouring pages and an
+		// account's history is one range scan; the narrow unique index on
+		// id keeps the upsert by ID (BENCHMARKS.md). Same columns, same
+		// order.
+		description: "movements clustered by account and time",
+		sql: `
+CREATE TABLE movements_by_time (
+	id             TEXT NOT NULL,
+	account        TEXT NOT NULL,
+	broker         TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	time           TEXT NOT NULL,
+	utc_offset     TEXT,
+	seq            INTEGER NOT NULL,
+	part           INTEGER NOT NULL,
+	line           INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	ticker         TEXT,
+	cash_type      TEXT,
+	code           TEXT,
+	quantity       TEXT,
+	price          TEXT,
+	amount         TEXT,
+	commissions    TEXT,
+	fees           TEXT,
+	option_type    TEXT,
+	strike         TEXT,
+	new_strike     TEXT,
+	expiration     TEXT,
+	premium        TEXT,
+	net_premium    TEXT,
+	multiplier     TEXT,
+	from_currency  TEXT,
+	amount_changed TEXT,
+	notes          TEXT,
+	session        TEXT NOT NULL,
+	PRIMARY KEY (account, time, seq, part, id)
+) WITHOUT ROWID;
+INSERT INTO movements_by_time SELECT * FROM movements;
+DROP TABLE movements;
+ALTER TABLE movements_by_time RENAME TO movements;
+CREATE UNIQUE INDEX movements_id ON movements (id);
+`,
+	},
+}
+
+type migration struct {
+	description string
+	sql         string
+}
+
+// schemaVersionTable records every applied migration; it is created before
+// the first one.
+const schemaVersionTable = `
+CREATE TABLE IF NOT EXISTS schema_version (
+	version     INTEGER PRIMARY KEY,
+	description TEXT NOT NULL,
+	applied_at  TEXT NOT NULL
+)`

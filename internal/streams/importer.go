@@ -1,0 +1,779 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/chunker"
+	"github.com/foliostream/foliostream/internal/parsers"
+	"github.com/foliostream/foliostream/internal/store"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Importer defaults.
+const (
+	// DefaultMaxInFlight bounds the chunks published and not yet
+	// acknowledged. With the default byte budget that is at most 2 MiB of
+	// messages held for retransmission.
+	DefaultMaxInFlight = 4
+	// DefaultRecordEvery is how many acknowledged chunks are batched into
+	// one session-record write.
+	DefaultRecordEvery = 8
+	// DefaultRecordInterval is the longest an acknowledged chunk waits to be
+	// written to the session record.
+	DefaultRecordInterval = time.Second
+	// DefaultAckTimeout bounds the wait for one acknowledgement.
+	DefaultAckTimeout = 30 * time.Second
+	// headerHeadroom is kept free under max_payload for the headers of a
+	// chunk message when the byte budget is derived from it.
+	headerHeadroom = 1024
+)
+
+// ReasonFileModified is the error recorded on a session whose file changed
+// before it was sealed.
+const ReasonFileModified = "file modified since import started"
+
+// Errors.
+var (
+	// ErrInvalidRows: the file has rows with errors and SkipInvalid is off.
+	// The error is an *InvalidRowsError carrying the analysis.
+	ErrInvalidRows = errors.New("streams: file has invalid rows")
+	// ErrCancelled: the import was interrupted; the session is resumable.
+	ErrCancelled = errors.New("streams: import cancelled")
+	// ErrFileModified: the file changed while it was being imported; the
+	// session was marked failed.
+	ErrFileModified = errors.New("streams: " + ReasonFileModified)
+	// ErrNoRows: the statement has a header and no data row (an export of
+	// an empty period, or a truncated file). Nothing is published.
+	ErrNoRows = errors.New("streams: no data rows after the header")
+)
+
+// InvalidRowsError reports a file refused for its row errors. Nothing was
+// published.
+type InvalidRowsError struct {
+	File     string
+	Analysis *chunker.Analysis
+}
+
+func (e *InvalidRowsError) Error() string {
+	return fmt.Sprintf("%s: %d of %d rows have errors (nothing published; --skip-invalid imports the valid rows)",
+		e.File, e.Analysis.RowErrorCount, e.Analysis.Rows)
+}
+
+func (e *InvalidRowsError) Unwrap() error { return ErrInvalidRows }
+
+// Rejection reports whether err means the file itself is unacceptable
+// (retrying will not help): invalid rows, an unrecognised or empty file, a
+// bad header, an invalid account, a movement too large for a message. Any
+// other error (NATS unreachable, a timeout, a cancellation) is transient.
+func Rejection(err error) bool {
+	for _, target := range []error{
+		ErrInvalidRows, parsers.ErrUnrecognized, parsers.ErrBadHeader, parsers.ErrEmpty,
+		parsers.ErrUnknownBroker, events.ErrInvalidAccount, chunker.ErrTooLarge, ErrTooLarge, ErrNoRows,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// Outcome says what an import did.
+type Outcome string
+
+const (
+	// OutcomeSealed: this run published what was missing and sealed the
+	// session.
+	OutcomeSealed Outcome = "sealed"
+	// OutcomeAlreadySealed: the session was already sealed (the projector
+	// has not completed it yet); nothing was published.
+	OutcomeAlreadySealed Outcome = "already-sealed"
+	// OutcomeAlreadyCompleted: the session was already completed; nothing
+	// was published.
+	OutcomeAlreadyCompleted Outcome = "already-completed"
+)
+
+// AlreadyImported reports whether the file had been imported before this
+// run (sealed or completed).
+func (o Outcome) AlreadyImported() bool {
+	return o == OutcomeAlreadySealed || o == OutcomeAlreadyCompleted
+}
+
+// Progress is reported after every acknowledged chunk.
+type Progress struct {
+	Session        string
+	File           string
+	ChunksDone     int // acknowledged, including those of earlier runs
+	ChunksTotal    int
+	MovementsDone  int
+	MovementsTotal int
+	// ChunksResumed were already acknowledged when this run started.
+	ChunksResumed int
+	// Started is when this run began publishing chunks.
+	Started time.Time
+}
+
+// Request is one file to import.
+type Request struct {
+	// Path of the statement file.
+	Path string
+	// Account owns the movements (events.ValidateAccount).
+	Account string
+	// Broker: events.BrokerTastytrade, events.BrokerIBKR, or "" / "auto".
+	Broker string
+	// SkipInvalid imports the valid rows of a file with row errors and
+	// keeps the rejects in the session; otherwise such a file is refused
+	// (*InvalidRowsError) and nothing is published.
+	SkipInvalid bool
+	// ByteBudget bounds a chunk message's body; 0 means the chunker's
+	// default, lowered to fit the connection's max payload.
+	ByteBudget int
+	// MaxInFlight bounds unacknowledged chunks; 0 means
+	// DefaultMaxInFlight. The JetStream context must have been created with
+	// jetstream.WithPublishAsyncMaxPending of at least this much.
+	MaxInFlight int
+	// RecordEvery and RecordInterval batch session-record writes (0 means
+	// the defaults).
+	RecordEvery    int
+	RecordInterval time.Duration
+	// AckTimeout bounds the wait for one acknowledgement (0: default).
+	AckTimeout time.Duration
+	// Progress, when set, is called after each acknowledged chunk.
+	Progress func(Progress)
+	// Pause, when set, is called at fault-injection points: "started" (the
+	// session.started event is acknowledged and recorded), "chunk:N" (the
+	// chunk with ordinal N was handed to the publisher, not necessarily
+	// acknowledged or recorded) and "before-sealed" (every chunk recorded,
+	// session.sealed not yet published). Tests use it to kill or cancel an
+	// import at a precise point.
+	Pause func(ctx context.Context, point string)
+}
+
+// Result is what an import did.
+type Result struct {
+	Outcome  Outcome
+	Session  *SessionRecord
+	Analysis *chunker.Analysis
+	// Resumed: the session existed (a partial or cancelled import).
+	Resumed bool
+	// Published chunks in this run; Skipped were acknowledged before.
+	Published int
+	Skipped   int
+	// Superseded is the session that was marked failed because the file at
+	// the same path changed ("" when none).
+	Superseded string
+}
+
+// Importer publishes statement files as import sessions. It is safe for
+// sequential use; run one Import at a time per JetStream context (the
+// async-publish window is per context).
+type Importer struct {
+	JS       jetstream.JetStream
+	Sessions *Sessions
+	// Stream is the stream publishes must land in; "" means
+	// events.StreamName.
+	Stream string
+	// Logger receives lifecycle lines; nil discards.
+	Logger *slog.Logger
+	// Metrics, when set, receives files, sessions and chunk
+	// acknowledgements; nil means none.
+	Metrics Metrics
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (im *Importer) now() time.Time {
+	if im.Now != nil {
+		return im.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (im *Importer) log() *slog.Logger {
+	if im.Logger != nil {
+		return im.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ByteBudget returns the chunk byte budget for a connection whose max
+// payload is maxPayload: the chunker's default, or less to leave room for
+// headers under a smaller max payload.
+func ByteBudget(maxPayload int64) int {
+	b := chunker.DefaultByteBudget
+	if maxPayload > 0 && int64(b) > maxPayload-headerHeadroom {
+		b = int(maxPayload - headerHeadroom)
+	}
+	return b
+}
+
+func (im *Importer) maxPayload() int64 {
+	if nc := im.JS.Conn(); nc != nil {
+		return nc.MaxPayload()
+	}
+	return 0
+}
+
+// messageLimit is the largest message the server and the stream accept:
+// the connection's max payload, or the stream's MaxMsgSize when smaller.
+func (im *Importer) messageLimit(ctx context.Context) int64 {
+	limit := im.maxPayload()
+	name := im.Stream
+	if name == "" {
+		name = events.StreamName
+	}
+	if s, err := im.JS.Stream(ctx, name); err == nil {
+		if m := int64(s.CachedInfo().Config.MaxMsgSize); m > 0 && (limit <= 0 || m < limit) {
+			limit = m
+		}
+	}
+	return limit
+}
+
+func chunkerConfig(req Request, budget int) chunker.Config {
+	broker := req.Broker
+	if broker == "auto" {
+		broker = ""
+	}
+	return chunker.Config{Account: req.Account, Broker: broker, File: filepath.Base(req.Path), ByteBudget: budget}
+}
+
+// Import analyses the file, refuses it or resumes / starts its session,
+// publishes session.started, every chunk not yet acknowledged and
+// session.sealed. It returns once the session is sealed (or was already),
+// or with an error: *InvalidRowsError (nothing published), ErrCancelled
+// (ctx ended; the session is marked cancelled and stays resumable),
+// ErrFileModified (the file changed under the import; the session is
+// marked failed), or a transient error (the session stays publishing and a
+// rerun resumes it).
+func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err error) {
+	defer func() { im.observeFile(res, err) }()
+	if err := events.ValidateAccount(req.Account); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(req.Path)
+	if err != nil {
+		return nil, fmt.Errorf("streams: %w", err)
+	}
+	req.Path = abs
+	budget := req.ByteBudget
+	if budget == 0 {
+		budget = ByteBudget(im.messageLimit(ctx))
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("streams: %w", err)
+	}
+	defer f.Close()
+	ccfg := chunkerConfig(req, budget)
+	a, err := chunker.Analyze(f, ccfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	res = &Result{Analysis: a}
+	if a.Rows == 0 {
+		return res, fmt.Errorf("%s: %w (line 1 is the header; nothing published)", abs, ErrNoRows)
+	}
+	if a.RowErrorCount > 0 && !req.SkipInvalid {
+		return res, &InvalidRowsError{File: abs, Analysis: a}
+	}
+	log := im.log().With("file", a.File, "account", a.Account, "session", a.SessionID)
+
+	// The file at this path may have been another session before.
+	prevID, err := im.Sessions.PathSession(ctx, a.Account, abs)
+	if err != nil {
+		return res, err
+	}
+	if prevID != "" && prevID != a.SessionID {
+		superseded, err := im.failModified(ctx, prevID)
+		if err != nil {
+			return res, err
+		}
+		if superseded {
+			res.Superseded = prevID
+			log.Warn("earlier session failed: file modified since import started", "superseded", prevID)
+		}
+	}
+
+	rec, err := im.Sessions.Get(ctx, a.SessionID)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		rec = im.newRecord(a, abs)
+		if err := im.Sessions.Create(ctx, rec); err != nil {
+			if !errors.Is(err, ErrSessionExists) {
+				return res, err
+			}
+			// Another ingest created it meanwhile: continue theirs.
+			if rec, err = im.Sessions.Get(ctx, a.SessionID); err != nil {
+				return res, err
+			}
+			res.Resumed = true
+		}
+	case err != nil:
+		return res, err
+	default:
+		res.Resumed = true
+	}
+	res.Session = rec
+	if err := im.Sessions.SetPathSession(ctx, a.Account, abs, a.SessionID); err != nil {
+		return res, err
+	}
+	switch rec.Phase {
+	case store.PhaseCompleted:
+		res.Outcome = OutcomeAlreadyCompleted
+		return res, nil
+	case store.PhaseSealed:
+		res.Outcome = OutcomeAlreadySealed
+		return res, nil
+	}
+	if rec.Phase != store.PhasePublishing {
+		// A cancelled session, or a failed one whose file is back to the
+		// content it had: publishing again.
+		if rec, err = im.Sessions.Update(ctx, rec.ID, func(r *SessionRecord) error {
+			r.Phase = store.PhasePublishing
+			r.Error = ""
+			r.UpdatedAt = im.now()
+			return nil
+		}); err != nil {
+			return res, err
+		}
+		res.Session = rec
+	}
+	if !res.Resumed {
+		im.session(SessionStarted)
+	} else {
+		im.session(SessionResumed)
+		log.Info("resuming session", "chunks_done", len(rec.Chunks), "chunks_total", rec.TotalChunks, "phase_was", rec.Phase)
+	}
+
+	if !rec.StartedPublished {
+		if _, err := Publish(ctx, im.JS, im.Stream, im.startedEvent(a, rec), events.MsgID(rec.ID, StepStarted)); err != nil {
+			return res, im.interrupted(ctx, res, err)
+		}
+		if rec, err = im.Sessions.Update(ctx, rec.ID, func(r *SessionRecord) error {
+			r.StartedPublished = true
+			return nil
+		}); err != nil {
+			return res, err
+		}
+		res.Session = rec
+		log.Info("session started", "chunks", len(a.Chunks), "movements", a.Movements, "rejected", a.RowErrorCount)
+	}
+	pause(ctx, req, "started")
+
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return res, fmt.Errorf("streams: rewind %s: %w", abs, err)
+	}
+	p := im.newPublisher(ctx, req, rec, a)
+	buildErr := chunker.Build(f, a, ccfg, p.skip, p.emit)
+	drainErr := p.drain()
+	flushErr := p.flush(true)
+	res.Session, res.Published, res.Skipped = p.rec, p.published, p.resumed
+	rec = p.rec
+	switch {
+	case errors.Is(buildErr, chunker.ErrFileChanged):
+		return res, im.markFailed(ctx, rec, ReasonFileModified, fmt.Errorf("%w: %s", ErrFileModified, abs))
+	case buildErr != nil || drainErr != nil || flushErr != nil:
+		return res, im.interrupted(ctx, res, errors.Join(buildErr, drainErr, flushErr))
+	}
+	for _, c := range a.Chunks {
+		if !p.done[c.ID] {
+			return res, fmt.Errorf("streams: session %s: chunk %s not acknowledged after publishing", rec.ID, c.ID)
+		}
+	}
+	pause(ctx, req, "before-sealed")
+	if err := ctx.Err(); err != nil {
+		return res, im.interrupted(ctx, res, err)
+	}
+
+	sealedAt := im.now()
+	sealed := &events.SessionSealed{Session: rec.ID, Account: rec.Account, Chunks: len(a.Chunks), Movements: a.Movements, SealedAt: sealedAt}
+	if _, err := Publish(ctx, im.JS, im.Stream, sealed, events.MsgID(rec.ID, StepSealed)); err != nil {
+		return res, im.interrupted(ctx, res, err)
+	}
+	rec, err = im.Sessions.Update(context.WithoutCancel(ctx), rec.ID, func(r *SessionRecord) error {
+		if r.Phase != store.PhaseCompleted {
+			r.Phase = store.PhaseSealed
+		}
+		if r.SealedAt.IsZero() {
+			r.SealedAt = sealedAt
+		}
+		r.UpdatedAt = sealedAt
+		r.Error = ""
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Session = rec
+	res.Outcome = OutcomeSealed
+	im.session(SessionSealed)
+	log.Info("session sealed", "chunks", len(a.Chunks), "published", res.Published, "resumed", res.Skipped, "movements", a.Movements)
+	return res, nil
+}
+
+func pause(ctx context.Context, req Request, point string) {
+	if req.Pause != nil {
+		req.Pause(ctx, point)
+	}
+}
+
+func (im *Importer) newRecord(a *chunker.Analysis, abs string) *SessionRecord {
+	now := im.now()
+	r := &SessionRecord{
+		ID: a.SessionID, Account: a.Account, Broker: a.Broker, File: a.File, Path: abs,
+		SHA256: a.SHA256, Bytes: a.Bytes, Phase: store.PhasePublishing,
+		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks),
+		Rejected: a.RowErrorCount, StartedAt: now, UpdatedAt: now,
+	}
+	r.Rejects, r.RejectsTruncated = rejectsWithin(a, maxRejectBytes)
+	return r
+}
+
+// maxRejectBytes bounds the encoded rejects carried in a session record and
+// in session.started, so both stay well under a 1 MiB max payload.
+const maxRejectBytes = 256 << 10
+
+// rejectsWithin returns the longest prefix of a's row errors whose JSON
+// stays under limit bytes, and whether any were left out.
+func rejectsWithin(a *chunker.Analysis, limit int) ([]events.RowReject, bool) {
+	var out []events.RowReject
+	size := 2
+	for i := range a.RowErrors {
+		rj := a.RowErrors[i].Reject()
+		b, err := json.Marshal(rj)
+		if err != nil || size+len(b)+1 > limit {
+			return out, true
+		}
+		size += len(b) + 1
+		out = append(out, rj)
+	}
+	return out, len(out) < a.RowErrorCount
+}
+
+func (im *Importer) startedEvent(a *chunker.Analysis, rec *SessionRecord) *events.SessionStarted {
+	return &events.SessionStarted{
+		Session: rec.ID, Account: rec.Account, Broker: a.Broker, File: a.File, SHA256: a.SHA256,
+		Bytes: a.Bytes, Rows: a.Rows, MinTime: a.MinTime, MaxTime: a.MaxTime, Movements: a.Movements,
+		Counts: a.Counts, Ignored: a.IgnoredCount, Chunks: a.Chunks, Rejects: rec.Rejects,
+		StartedAt: rec.StartedAt,
+	}
+}
+
+// failModified marks session id failed because the file at its path
+// changed, if it was still in progress. It reports whether it did.
+func (im *Importer) failModified(ctx context.Context, id string) (bool, error) {
+	prev, err := im.Sessions.Get(ctx, id)
+	if errors.Is(err, ErrSessionNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !prev.Resumable() {
+		return false, nil // sealed, completed or already failed: left alone
+	}
+	if err := im.markFailed(ctx, prev, ReasonFileModified, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// markFailed records rec as failed with reason and publishes
+// session.failed. It returns cause (or the error that prevented it).
+func (im *Importer) markFailed(ctx context.Context, rec *SessionRecord, reason string, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	at := im.now()
+	if _, err := Publish(ctx, im.JS, im.Stream, &events.SessionFailed{Session: rec.ID, Account: rec.Account, Reason: reason, FailedAt: at}, events.MsgID(rec.ID, StepFailed)); err != nil {
+		return errors.Join(cause, err)
+	}
+	if _, err := im.Sessions.Update(ctx, rec.ID, func(r *SessionRecord) error {
+		r.Phase = store.PhaseFailed
+		r.FailedAt = at
+		r.UpdatedAt = at
+		r.Error = reason
+		return nil
+	}); err != nil {
+		return errors.Join(cause, err)
+	}
+	im.session(SessionFailed)
+	return cause
+}
+
+// interrupted handles an import that stopped before sealing. When ctx
+// ended it marks the session cancelled and publishes session.cancelled;
+// otherwise the session stays publishing with the error recorded.
+func (im *Importer) interrupted(ctx context.Context, res *Result, cause error) error {
+	rec := res.Session
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultAckTimeout)
+	defer cancel()
+	at := im.now()
+	if ctx.Err() == nil {
+		if _, err := im.Sessions.Update(bg, rec.ID, func(r *SessionRecord) error {
+			r.Error = cause.Error()
+			r.UpdatedAt = at
+			return nil
+		}); err != nil {
+			return errors.Join(cause, err)
+		}
+		return cause
+	}
+	reason := "interrupted"
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		reason = "interrupted: " + c.Error()
+	}
+	updated, err := im.Sessions.Update(bg, rec.ID, func(r *SessionRecord) error {
+		if r.Sealed() || r.Phase == store.PhaseFailed {
+			return errUnchanged
+		}
+		r.Phase = store.PhaseCancelled
+		r.Cancellations++
+		r.CancelledAt = at
+		r.UpdatedAt = at
+		r.Error = reason
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return cause
+	}
+	if err != nil {
+		return errors.Join(ErrCancelled, cause, err)
+	}
+	res.Session = updated
+	ev := &events.SessionCancelled{Session: rec.ID, Account: rec.Account, Reason: reason, CancelledAt: at}
+	if _, err := Publish(bg, im.JS, im.Stream, ev, events.MsgID(rec.ID, CancelledStep(updated.Cancellations))); err != nil {
+		return errors.Join(ErrCancelled, cause, err)
+	}
+	im.session(SessionCancelled)
+	im.log().Warn("session cancelled", "session", rec.ID, "file", rec.File, "account", rec.Account,
+		"chunks_done", len(updated.Chunks), "chunks_total", updated.TotalChunks)
+	return fmt.Errorf("%w: session %s (%d of %d chunks published; run the same command again to resume): %w",
+		ErrCancelled, rec.ID, len(updated.Chunks), updated.TotalChunks, cause)
+}
+
+// inflight is a chunk handed to the async publisher.
+type inflight struct {
+	id        string
+	movements int
+	future    jetstream.PubAckFuture
+	sent      time.Time // for Metrics
+	rows      int       // movements in the message, for Metrics
+}
+
+// chunkPublisher publishes one session's chunks with a bounded window and
+// writes acknowledged chunks to the session record in batches. It runs in
+// the goroutine that calls chunker.Build: no goroutine of its own.
+type chunkPublisher struct {
+	ctx        context.Context
+	im         *Importer
+	req        Request
+	rec        *SessionRecord
+	done       map[string]bool
+	window     []inflight
+	acked      []inflight // acknowledged, not yet in the record
+	lastFlush  time.Time
+	published  int
+	resumed    int
+	progress   Progress
+	maxFlight  int
+	every      int
+	interval   time.Duration
+	ackTimeout time.Duration
+}
+
+func (im *Importer) newPublisher(ctx context.Context, req Request, rec *SessionRecord, a *chunker.Analysis) *chunkPublisher {
+	p := &chunkPublisher{
+		ctx: ctx, im: im, req: req, rec: rec, done: make(map[string]bool, len(rec.Chunks)),
+		lastFlush: time.Now(), maxFlight: req.MaxInFlight, every: req.RecordEvery,
+		interval: req.RecordInterval, ackTimeout: req.AckTimeout,
+	}
+	if p.maxFlight <= 0 {
+		p.maxFlight = DefaultMaxInFlight
+	}
+	if p.every <= 0 {
+		p.every = DefaultRecordEvery
+	}
+	if p.interval <= 0 {
+		p.interval = DefaultRecordInterval
+	}
+	if p.ackTimeout <= 0 {
+		p.ackTimeout = DefaultAckTimeout
+	}
+	for _, id := range rec.Chunks {
+		p.done[id] = true
+	}
+	p.progress = Progress{
+		Session: rec.ID, File: rec.File, ChunksTotal: len(a.Chunks), MovementsTotal: a.Movements,
+		Started: time.Now(),
+	}
+	for _, c := range a.Chunks {
+		if p.done[c.ID] {
+			p.resumed++
+			p.progress.ChunksDone++
+			p.progress.MovementsDone += c.Movements
+		}
+	}
+	p.progress.ChunksResumed = p.resumed
+	p.report()
+	return p
+}
+
+func (p *chunkPublisher) report() {
+	if p.req.Progress != nil {
+		p.req.Progress(p.progress)
+	}
+}
+
+func (p *chunkPublisher) skip(id string) bool { return p.done[id] }
+
+// emit publishes one chunk, first waiting for a free slot in the window. It
+// stops between chunks once ctx is done.
+func (p *chunkPublisher) emit(c *events.Chunk) error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	for len(p.window) >= p.maxFlight {
+		if err := p.waitOldest(); err != nil {
+			return err
+		}
+	}
+	f, err := PublishAsync(p.im.JS, p.im.Stream, c, events.MsgID(c.Session, c.ID))
+	if err != nil {
+		return err
+	}
+	p.window = append(p.window, inflight{id: c.ID, movements: countMovements(c.Movements), future: f, sent: time.Now(), rows: len(c.Movements)})
+	p.published++
+	pause(p.ctx, p.req, "chunk:"+strconv.Itoa(c.Ordinal))
+	return nil
+}
+
+func countMovements(ms []events.Movement) int {
+	n := 0
+	for i := range ms {
+		if ms[i].Kind.Counts() {
+			n++
+		}
+	}
+	return n
+}
+
+// waitOldest waits for the oldest chunk in flight. It does not give up when
+// ctx ends: a cancelled import still waits for what it sent.
+func (p *chunkPublisher) waitOldest() error {
+	in := p.window[0]
+	p.window = p.window[1:]
+	if err := p.awaitAck(&in); err != nil {
+		return err
+	}
+	if p.im.Metrics != nil {
+		p.im.Metrics.ChunkPublished(in.rows, time.Since(in.sent))
+	}
+	p.done[in.id] = true
+	p.acked = append(p.acked, in)
+	p.progress.ChunksDone++
+	p.progress.MovementsDone += in.movements
+	p.report()
+	return p.flush(false)
+}
+
+// awaitAck waits for the acknowledgement of one chunk. Through a broker
+// outage (a Transient error or no answer in time) it publishes the same
+// message again, under the same Nats-Msg-Id so that the stream keeps one
+// copy, with backoff, for up to DefaultOutageTimeout; it gives up sooner
+// only when the import is cancelled.
+func (p *chunkPublisher) awaitAck(in *inflight) error {
+	msgID := events.MsgID(p.rec.ID, in.id)
+	msg := in.future.Msg()
+	future := in.future
+	var deadline time.Time
+	wait := retryFirst
+	for {
+		var err error
+		if future != nil {
+			timer := time.NewTimer(p.ackTimeout)
+			select {
+			case <-future.Ok():
+			case err = <-future.Err():
+			case <-timer.C:
+				err = fmt.Errorf("%w: no acknowledgement after %s", jetstream.ErrAsyncPublishTimeout, p.ackTimeout)
+			}
+			timer.Stop()
+			if err == nil {
+				return nil
+			}
+		} else {
+			err = nats.ErrDisconnected // the last attempt could not even be sent
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(DefaultOutageTimeout)
+		}
+		if !Transient(err) || p.ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("streams: chunk %s: %w", msgID, err)
+		}
+		p.im.log().Warn("chunk not acknowledged; publishing it again", "chunk_id", msgID, "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("streams: chunk %s: %w", msgID, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, retryMax)
+		future, err = p.im.JS.PublishMsgAsync(msg, publishOpts(p.im.Stream, msgID)...)
+		if err != nil {
+			if !Transient(err) {
+				return fmt.Errorf("streams: chunk %s: %w", msgID, err)
+			}
+			future = nil
+		}
+	}
+}
+
+// drain waits for every chunk still in flight.
+func (p *chunkPublisher) drain() error {
+	var errs []error
+	for len(p.window) > 0 {
+		if err := p.waitOldest(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flush writes acknowledged chunks to the session record: when force, or
+// when enough have accumulated, or the oldest has waited long enough.
+func (p *chunkPublisher) flush(force bool) error {
+	if len(p.acked) == 0 {
+		return nil
+	}
+	if !force && len(p.acked) < p.every && time.Since(p.lastFlush) < p.interval {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), p.ackTimeout)
+	defer cancel()
+	now := p.im.now()
+	rec, err := p.im.Sessions.Update(ctx, p.rec.ID, func(r *SessionRecord) error {
+		for _, c := range p.acked {
+			r.AddChunk(c.id, c.movements)
+		}
+		r.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.rec = rec
+	p.acked = p.acked[:0]
+	p.lastFlush = time.Now()
+	return nil
+}

@@ -1,0 +1,493 @@
+package streams_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/chunker"
+	"github.com/foliostream/foliostream/internal/natsembed"
+	"github.com/foliostream/foliostream/internal/natsembed/natstest"
+	"github.com/foliostream/foliostream/internal/store"
+	"github.com/foliostream/foliostream/internal/streams"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const tastyHeader = "Date,Type,Sub Type,Action,Symbol,Instrument Type,Description,Value,Quantity,Average Price,Commissions,Fees,Multiplier,Root Symbol,Underlying Symbol,Expiration Date,Strike Price,Call or Put,Order #,Total,Currency\n"
+
+// statement is a synthetic Tastytrade statement of deposits, newest first
+// like a real export: rows deposits spread over days days from 2024-01-01,
+// with a description padded by pad bytes; the rows listed in bad get an
+// unparseable date.
+type statement struct {
+	rows, days, pad int
+	bad             []int
+	salt            string // changes every row's description (a modified file)
+}
+
+func (s statement) csv() string {
+	var b strings.Builder
+	b.WriteString(tastyHeader)
+	start := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	for i := s.rows - 1; i >= 0; i-- {
+		day := start.AddDate(0, 0, i*s.days/s.rows).Add(time.Duration(i%3600) * time.Second)
+		date := day.Format("2006-01-02T15:04:05") + "+0000"
+		for _, j := range s.bad {
+			if j == i {
+				date = "not-a-date"
+			}
+		}
+		desc := fmt.Sprintf("ACH DEPOSIT %d %s%s", i, s.salt, strings.Repeat("x", s.pad))
+		fmt.Fprintf(&b, "%s,Money Movement,Deposit,,,,%s,%d.00,0,,--,0.00,,,,,,,,%d.00,USD\n", date, desc, 100+i, 100+i)
+	}
+	return b.String()
+}
+
+func (s statement) write(t *testing.T, path string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s.csv()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type rig struct {
+	env      *natstest.Env
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	sessions *streams.Sessions
+	im       *streams.Importer
+	dir      string
+}
+
+func newRig(t *testing.T, cfg natsembed.Config) *rig {
+	t.Helper()
+	env := natstest.Run(t, cfg)
+	ctx := testCtx(t)
+	js, err := jetstream.New(env.Conn, jetstream.WithPublishAsyncMaxPending(streams.DefaultMaxInFlight))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := streams.EnsureStream(ctx, js, streams.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := streams.EnsureSessions(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{env: env, js: js, stream: st, sessions: ss, dir: t.TempDir(),
+		im: &streams.Importer{JS: js, Sessions: ss}}
+}
+
+// message is one message of the stream.
+type message struct {
+	subject, msgID, typ string
+	size                int
+	event               events.Event
+}
+
+func (r *rig) messages(t *testing.T) []message {
+	t.Helper()
+	ctx := testCtx(t)
+	info, err := r.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []message
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := r.stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("seq %d: %v", seq, err)
+		}
+		ev, err := events.Unmarshal(m.Header.Get(events.HeaderType), m.Header.Get(events.HeaderSchema), m.Data)
+		if err != nil {
+			t.Fatalf("seq %d undecodable: %v", seq, err)
+		}
+		size := len(m.Data)
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				size += len(k) + len(v) + 4
+			}
+		}
+		out = append(out, message{subject: m.Subject, msgID: m.Header.Get(events.HeaderMsgID), typ: m.Header.Get(events.HeaderType), size: size, event: ev})
+	}
+	return out
+}
+
+// countByID counts the stream's messages per Nats-Msg-Id.
+func countByID(ms []message) map[string]int {
+	c := map[string]int{}
+	for _, m := range ms {
+		c[m.msgID]++
+	}
+	return c
+}
+
+// requireExactlyOnce checks that every chunk of a's plan is in the stream
+// exactly once, with the movements the plan says, and nothing else of
+// type chunk.
+func requireExactlyOnce(t *testing.T, ms []message, a *chunker.Analysis) {
+	t.Helper()
+	counts := countByID(ms)
+	chunks := 0
+	movements := 0
+	for _, m := range ms {
+		if c, ok := m.event.(*events.Chunk); ok {
+			chunks++
+			if m.subject != events.ChunkSubject(a.Account) || m.msgID != events.MsgID(a.SessionID, c.ID) {
+				t.Fatalf("chunk %s on %s with id %s", c.ID, m.subject, m.msgID)
+			}
+			for i := range c.Movements {
+				if c.Movements[i].Kind.Counts() {
+					movements++
+				}
+			}
+		}
+	}
+	for _, ref := range a.Chunks {
+		if n := counts[events.MsgID(a.SessionID, ref.ID)]; n != 1 {
+			t.Fatalf("chunk %s is in the stream %d times, want 1", ref.ID, n)
+		}
+	}
+	if chunks != len(a.Chunks) || movements != a.Movements {
+		t.Fatalf("stream has %d chunks / %d movements, plan %d / %d", chunks, movements, len(a.Chunks), a.Movements)
+	}
+}
+
+func TestImportSameFileThreeTimes(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	ctx := testCtx(t)
+	path := statement{rows: 120, days: 60}.write(t, filepath.Join(r.dir, "s.csv"))
+	req := streams.Request{Path: path, Account: "acct1"}
+
+	var outcomes []streams.Outcome
+	var analysis *chunker.Analysis
+	for i := range 3 {
+		if i == 2 {
+			// The projector completes the session between runs 2 and 3.
+			if err := r.sessions.MarkCompleted(ctx, analysis.SessionID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := r.im.Import(ctx, req)
+		if err != nil {
+			t.Fatalf("import #%d: %v", i+1, err)
+		}
+		outcomes = append(outcomes, res.Outcome)
+		analysis = res.Analysis
+	}
+	want := []streams.Outcome{streams.OutcomeSealed, streams.OutcomeAlreadySealed, streams.OutcomeAlreadyCompleted}
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Fatalf("outcomes %v want %v", outcomes, want)
+	}
+	if len(analysis.Chunks) < 5 {
+		t.Fatalf("test file has %d chunks; want several weeks", len(analysis.Chunks))
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, analysis)
+	counts := countByID(ms)
+	if counts[analysis.SessionID+"/started"] != 1 || counts[analysis.SessionID+"/sealed"] != 1 || len(ms) != len(analysis.Chunks)+2 {
+		t.Fatalf("stream: %v", counts)
+	}
+	rec, _ := r.sessions.Get(ctx, analysis.SessionID)
+	if rec.Phase != store.PhaseCompleted || len(rec.Chunks) != rec.TotalChunks || rec.PublishedMovements != analysis.Movements {
+		t.Fatalf("record %+v", rec)
+	}
+	// The first event is session.started with the plan; the last is sealed.
+	st, ok := ms[0].event.(*events.SessionStarted)
+	if !ok || len(st.Chunks) != len(analysis.Chunks) || st.SHA256 != analysis.SHA256 || st.File != "s.csv" {
+		t.Fatalf("first message %+v", ms[0].event)
+	}
+	if _, ok := ms[len(ms)-1].event.(*events.SessionSealed); !ok {
+		t.Fatalf("last message %s", ms[len(ms)-1].typ)
+	}
+}
+
+func TestImportCancelledThenResumed(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "c.csv"))
+
+	// cancelAt cancels at the n-th pause point with the prefix (chunks are
+	// emitted in file order, here newest week first, so count them).
+	cancelAt := func(prefix string, n int) (context.Context, func(context.Context, string)) {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		seen := 0
+		return ctx, func(_ context.Context, p string) {
+			if strings.HasPrefix(p, prefix) {
+				if seen++; seen == n {
+					cancel()
+				}
+			}
+		}
+	}
+	// Interrupted mid-chunks, after the third: stops between chunks.
+	ctx, hook := cancelAt("chunk:", 3)
+	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
+	if !errors.Is(err, streams.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v want ErrCancelled", err)
+	}
+	rec, _ := r.sessions.Get(testCtx(t), res.Analysis.SessionID)
+	if rec.Phase != store.PhaseCancelled || rec.Cancellations != 1 || len(rec.Chunks) != 3 || rec.TotalChunks <= 3 {
+		t.Fatalf("after cancel: phase %s cancellations %d chunks %d/%d", rec.Phase, rec.Cancellations, len(rec.Chunks), rec.TotalChunks)
+	}
+	// Interrupted again, after every chunk but before sealing.
+	ctx, hook = cancelAt("before-sealed", 1)
+	res, err = r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
+	if !errors.Is(err, streams.ErrCancelled) {
+		t.Fatalf("second run: %v", err)
+	}
+	if !res.Resumed || res.Skipped != 3 || res.Published != rec.TotalChunks-3 {
+		t.Fatalf("second run resumed=%v skipped %d published %d", res.Resumed, res.Skipped, res.Published)
+	}
+	// Third run: nothing left to publish but the seal.
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != streams.OutcomeSealed || res.Published != 0 || res.Session.Phase != store.PhaseSealed || res.Session.Error != "" {
+		t.Fatalf("third run: %+v", res)
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, res.Analysis)
+	counts := countByID(ms)
+	id := res.Analysis.SessionID
+	for _, step := range []string{"started", "cancelled.1", "cancelled.2", "sealed"} {
+		if counts[id+"/"+step] != 1 {
+			t.Fatalf("%s: %d messages (%v)", step, counts[id+"/"+step], counts)
+		}
+	}
+}
+
+func TestImportModifiedFile(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := filepath.Join(r.dir, "m.csv")
+	statement{rows: 80, days: 40}.write(t, path)
+
+	// A partial import of the first content.
+	ctx, cancel := context.WithCancel(testCtx(t))
+	first, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
+		if p == "chunk:1" {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, streams.ErrCancelled) {
+		t.Fatalf("first: %v", err)
+	}
+	// The file changes; importing it fails the old session and starts a new one.
+	statement{rows: 90, days: 40}.write(t, path)
+	second, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Superseded != first.Analysis.SessionID || second.Analysis.SessionID == first.Analysis.SessionID || second.Outcome != streams.OutcomeSealed {
+		t.Fatalf("second: superseded %q outcome %s", second.Superseded, second.Outcome)
+	}
+	old, _ := r.sessions.Get(testCtx(t), first.Analysis.SessionID)
+	if old.Phase != store.PhaseFailed || old.Error != streams.ReasonFileModified || old.FailedAt.IsZero() {
+		t.Fatalf("old session: %+v", old)
+	}
+	ms := r.messages(t)
+	var failed *events.SessionFailed
+	for _, m := range ms {
+		if f, ok := m.event.(*events.SessionFailed); ok {
+			failed = f
+		}
+	}
+	if failed == nil || failed.Session != first.Analysis.SessionID || failed.Reason != streams.ReasonFileModified {
+		t.Fatalf("session.failed: %+v", failed)
+	}
+	requireExactlyOnce(t, onlySession(ms, second.Analysis.SessionID), second.Analysis)
+
+	// A sealed session is left alone when its file changes afterwards.
+	statement{rows: 95, days: 40}.write(t, path)
+	third, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Superseded != "" {
+		t.Fatalf("sealed session superseded: %s", third.Superseded)
+	}
+	sec, _ := r.sessions.Get(testCtx(t), second.Analysis.SessionID)
+	if sec.Phase != store.PhaseSealed {
+		t.Fatalf("sealed session became %s", sec.Phase)
+	}
+}
+
+func onlySession(ms []message, session string) []message {
+	var out []message
+	for _, m := range ms {
+		if m.event.EventSession() == session {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestImportFileChangedDuringImport(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := filepath.Join(r.dir, "w.csv")
+	statement{rows: 60, days: 30}.write(t, path)
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
+		if p == "started" {
+			statement{rows: 60, days: 30, salt: "changed"}.write(t, path)
+		}
+	}})
+	if !errors.Is(err, streams.ErrFileModified) {
+		t.Fatalf("got %v want ErrFileModified", err)
+	}
+	rec, _ := r.sessions.Get(testCtx(t), res.Analysis.SessionID)
+	if rec.Phase != store.PhaseFailed || rec.Error != streams.ReasonFileModified {
+		t.Fatalf("record: %s %q", rec.Phase, rec.Error)
+	}
+}
+
+func TestImportInvalidRows(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 50, days: 20, bad: []int{7, 31}}.write(t, filepath.Join(r.dir, "bad.csv"))
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	var ire *streams.InvalidRowsError
+	if !errors.As(err, &ire) || !errors.Is(err, streams.ErrInvalidRows) || !streams.Rejection(err) {
+		t.Fatalf("got %v want InvalidRowsError", err)
+	}
+	if ire.Analysis.RowErrorCount != 2 || len(ire.Analysis.RowErrors) != 2 || ire.Analysis.RowErrors[0].Line == 0 {
+		t.Fatalf("row errors %+v", ire.Analysis.RowErrors)
+	}
+	if ms := r.messages(t); len(ms) != 0 {
+		t.Fatalf("refused file published %d messages", len(ms))
+	}
+	if _, err := r.sessions.Get(testCtx(t), res.Analysis.SessionID); !errors.Is(err, streams.ErrSessionNotFound) {
+		t.Fatalf("refused file has a session record: %v", err)
+	}
+
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", SkipInvalid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Session.Rejected != 2 || len(res.Session.Rejects) != 2 || res.Session.Rejects[0].Reason == "" || res.Analysis.Movements != 48 {
+		t.Fatalf("skip-invalid record: rejected %d %+v movements %d", res.Session.Rejected, res.Session.Rejects, res.Analysis.Movements)
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, res.Analysis)
+	st := ms[0].event.(*events.SessionStarted)
+	if len(st.Rejects) != 2 || st.Rejects[0].Line != res.Session.Rejects[0].Line {
+		t.Fatalf("started rejects %+v", st.Rejects)
+	}
+}
+
+func TestImportInvalidAccounts(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 5, days: 5}.write(t, filepath.Join(r.dir, "a.csv"))
+	for _, acct := range []string{"", "a.b", "*", ">", "a b", "acct>", "a\x00b", strings.Repeat("a", 65)} {
+		_, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: acct})
+		if !errors.Is(err, events.ErrInvalidAccount) {
+			t.Errorf("account %q: got %v want ErrInvalidAccount", acct, err)
+		}
+	}
+	if ms := r.messages(t); len(ms) != 0 {
+		t.Fatalf("%d messages published", len(ms))
+	}
+}
+
+func TestImportSplitsUnderSmallMaxPayload(t *testing.T) {
+	const maxPayload = 16 << 10
+	r := newRig(t, natsembed.Config{MaxPayload: maxPayload})
+	// 4 weeks of 150 rows of ~300 bytes: every week needs several parts.
+	path := statement{rows: 600, days: 28, pad: 200}.write(t, filepath.Join(r.dir, "big.csv"))
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	weeks := map[string]bool{}
+	parts := 0
+	for _, c := range res.Analysis.Chunks {
+		weeks[c.Week] = true
+		if c.Part > 1 {
+			parts++
+		}
+	}
+	if parts == 0 || len(res.Analysis.Chunks) <= len(weeks) {
+		t.Fatalf("no week was split: %d chunks over %d weeks", len(res.Analysis.Chunks), len(weeks))
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, res.Analysis)
+	for _, m := range ms {
+		if m.size > maxPayload {
+			t.Fatalf("%s is %d bytes > max payload %d", m.msgID, m.size, maxPayload)
+		}
+	}
+
+	// A budget above the max payload (a misconfiguration) is refused before
+	// anything too large is sent.
+	path2 := statement{rows: 600, days: 28, pad: 200, salt: "2"}.write(t, filepath.Join(r.dir, "big2.csv"))
+	_, err = r.im.Import(testCtx(t), streams.Request{Path: path2, Account: "acct2", ByteBudget: 4 * maxPayload})
+	if !errors.Is(err, streams.ErrTooLarge) {
+		t.Fatalf("oversized budget: got %v want ErrTooLarge", err)
+	}
+	for _, m := range r.messages(t) {
+		if m.size > maxPayload {
+			t.Fatalf("%s is %d bytes > max payload %d", m.msgID, m.size, maxPayload)
+		}
+	}
+}
+
+func TestImportProgressAndBatchedRecord(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 300, days: 150}.write(t, filepath.Join(r.dir, "p.csv"))
+	var last streams.Progress
+	calls := 0
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", RecordEvery: 8, RecordInterval: time.Hour,
+		Progress: func(p streams.Progress) {
+			if p.ChunksDone < last.ChunksDone || p.MovementsDone < last.MovementsDone {
+				t.Errorf("progress went back: %+v after %+v", p, last)
+			}
+			last = p
+			calls++
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(res.Analysis.Chunks)
+	if calls != n+1 || last.ChunksDone != n || last.ChunksTotal != n || last.MovementsDone != res.Analysis.Movements {
+		t.Fatalf("progress: %d calls, last %+v, plan %d chunks %d movements", calls, last, n, res.Analysis.Movements)
+	}
+	// Session-record writes are batched: far fewer KV writes than chunks.
+	kvs, err := r.js.Stream(testCtx(t), "KV_"+streams.SessionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := kvs.Info(testCtx(t))
+	writes := int(info.State.LastSeq)
+	if maxWrites := n/8 + 6; writes > maxWrites {
+		t.Fatalf("%d KV writes for %d chunks, want at most %d", writes, n, maxWrites)
+	}
+}
+
+func TestImportBudgetFollowsStreamMaxMsgSize(t *testing.T) {
+	const maxMsg = 12 << 10
+	r := newRig(t, natsembed.Config{})
+	if _, err := streams.EnsureStream(testCtx(t), r.js, streams.Config{MaxMsgSize: maxMsg}); err != nil {
+		t.Fatal(err)
+	}
+	path := statement{rows: 300, days: 14, pad: 100}.write(t, filepath.Join(r.dir, "s.csv"))
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Analysis.ByteBudget > maxMsg {
+		t.Fatalf("budget %d above the stream's max message size %d", res.Analysis.ByteBudget, maxMsg)
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, res.Analysis)
+	for _, m := range ms {
+		if m.size > maxMsg {
+			t.Fatalf("%s is %d bytes", m.msgID, m.size)
+		}
+	}
+}
