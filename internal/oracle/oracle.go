@@ -18,6 +18,7 @@
 package oracle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -175,7 +177,7 @@ func Check(ds Dataset, got Actual, asOf events.Date) (checks int, err error) {
 
 func decodeSnapshots(b []byte) (map[string][]entry, error) {
 	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := unmarshalExact(b, &v); err != nil {
 		return nil, fmt.Errorf("snapshots JSON: %w", err)
 	}
 	res := map[string][]entry{}
@@ -200,10 +202,35 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := unmarshalExact(b, v); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// unmarshalExact decodes JSON keeping numbers as their literal text
+// (json.Number), never as float64: counters are compared exactly.
+func unmarshalExact(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// sameNumber reports whether g is a JSON number equal to the number w.
+func sameNumber(w json.Number, g any) bool {
+	gn, ok := g.(json.Number)
+	if !ok {
+		return false
+	}
+	wd, err1 := decimal.NewFromString(w.String())
+	gd, err2 := decimal.NewFromString(gn.String())
+	return err1 == nil && err2 == nil && wd.Equal(gd)
 }
 
 // lists checks the expected broker snapshots, ticker snapshots and
@@ -348,11 +375,18 @@ func (c *checker) fields(label string, rules map[string]string, want, got entry)
 		c.checks++
 		tol, _, _ := strings.Cut(rule, " ")
 		switch wv := w.(type) {
-		case bool, float64:
+		case bool:
 			if tol != "exact" {
 				return fmt.Errorf("%s: %s has rule %q for a non-decimal value", label, k, rule)
 			}
-			if fmt.Sprint(wv) != fmt.Sprint(g) {
+			if gb, ok := g.(bool); !ok || gb != wv {
+				c.errorf("%s: %s = %v, want %v", label, k, g, wv)
+			}
+		case json.Number:
+			if tol != "exact" {
+				return fmt.Errorf("%s: %s has rule %q for a non-decimal value", label, k, rule)
+			}
+			if !sameNumber(wv, g) {
 				c.errorf("%s: %s = %v, want %v", label, k, g, wv)
 			}
 		case string:
@@ -444,7 +478,7 @@ func (c *checker) deposits(ds Dataset, broker []entry, movements int) error {
 		var got any
 		switch {
 		case strings.HasPrefix(sc.What, "number of movements"):
-			got = float64(movements)
+			got = json.Number(strconv.Itoa(movements))
 		case strings.HasPrefix(sc.What, "latest broker snapshot: "):
 			field := strings.TrimPrefix(sc.What, "latest broker snapshot: ")
 			if latest == nil {
@@ -457,7 +491,7 @@ func (c *checker) deposits(ds Dataset, broker []entry, movements int) error {
 				continue
 			}
 		case strings.HasPrefix(sc.What, "number of broker-account snapshots"):
-			got = float64(len(broker))
+			got = json.Number(strconv.Itoa(len(broker)))
 		case strings.HasPrefix(sc.What, "current snapshots"):
 			c.checks++
 			if latest == nil {
@@ -469,8 +503,8 @@ func (c *checker) deposits(ds Dataset, broker []entry, movements int) error {
 		}
 		c.checks++
 		switch w := sc.Expect.(type) {
-		case float64:
-			if g, ok := got.(float64); !ok || g != w {
+		case json.Number:
+			if !sameNumber(w, got) {
 				c.errorf("%s = %v, want %v", sc.What, got, w)
 			}
 		case string:

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,7 +196,7 @@ func TestCheckDeposits(t *testing.T) {
 		var list []map[string]any
 		for i := range n {
 			list = append(list, map[string]any{"date": events.Date(20240422).AddDays(i).String(), "currency": "USD",
-				"movement_counter": float64(min(i+1, 20)), "deposited": deposited, "withdrawn": "25.00"})
+				"movement_counter": json.Number(strconv.Itoa(min(i+1, 20))), "deposited": deposited, "withdrawn": "25.00"})
 		}
 		return encode(t, map[string]any{"broker_snapshots": list, "ticker_snapshots": []any{}, "operations": []any{}})
 	}

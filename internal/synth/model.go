@@ -3,6 +3,7 @@ package synth
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -270,9 +271,10 @@ func madeUpSymbol(i int) string {
 func (m *model) newLane(i int) lane {
 	m.seedStream(saltLane, uint64(i))
 	l := lane{}
-	// Popular tickers get more lanes: u² skews toward the first ones.
-	u := m.r.Float64()
-	l.ticker = min(int(u*u*float64(len(m.tickers))), len(m.tickers)-1)
+	// Popular tickers get more lanes: u² skews toward the first ones, with
+	// u = x / 2^53 uniform in [0, 1) from the 53 bits Float64 would use;
+	// ticker = floor(u² · n) = floor(x² · n / 2^106), in integers.
+	l.ticker = skewedIndex(m.r.Uint64()&(1<<53-1), len(m.tickers))
 	switch p := m.r.IntN(100); {
 	case p < 45 || m.tickers[l.ticker].ccy != ccyUSD:
 		l.kind = laneStock
@@ -618,4 +620,12 @@ func (m *model) plan(rows int) error {
 		m.lastDay = i
 		return nil
 	}
+}
+
+// skewedIndex returns floor(x² · n / 2^106) for x < 2^53: an index in
+// [0, n) drawn with density falling toward n when x is uniform.
+func skewedIndex(x uint64, n int) int {
+	hi, lo := bits.Mul64(x, x) // x² < 2^106: hi < 2^42
+	carry, _ := bits.Mul64(lo, uint64(n))
+	return min(int((hi*uint64(n)+carry)>>42), n-1)
 }
