@@ -38,8 +38,6 @@ const (
 	// embeddedURL as --nats starts a server in this process over --data.
 	embeddedURL = "embedded"
 	envNATSURL  = "FOLIO_NATS_URL"
-	envAccount  = "FOLIO_ACCOUNT"
-	envDataDir  = "FOLIO_DATA"
 	// envPauseAt names a fault-injection point where the import prints
 	// pauseMarker and blocks until interrupted: "started", "chunk:N" (N is
 	// a chunk ordinal) or "before-sealed". For tests that kill ingest at a
@@ -47,13 +45,6 @@ const (
 	envPauseAt  = "FOLIO_INGEST_PAUSE_AT"
 	pauseMarker = "FOLIO_INGEST_PAUSED"
 )
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
 
 // connFlags are the flags every NATS-using subcommand shares.
 type connFlags struct {
@@ -68,7 +59,6 @@ type connFlags struct {
 	// Auth is the credentials and TLS of an external server (flags and
 	// env FOLIO_NATS_USER... of package natsconn).
 	Auth natsconn.Auth
-	fs   *flag.FlagSet // for Auth.ApplyEnv in validate
 	// Stream is how a missing stream and bucket are created (flags of
 	// import and watch, registered by registerImportFlags).
 	Stream streamFlags
@@ -79,11 +69,10 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	// --help must never print a URL with credentials in it.
 	fs.StringVar(&c.URL, "nats", defaultNATSURL,
 		"NATS server URL (env "+envNATSURL+"); the default is the projector's embedded server; \""+embeddedURL+"\" starts one in this process over --data")
-	fs.StringVar(&c.DataDir, "data", envOr(envDataDir, "data"), "data directory for --nats "+embeddedURL+" (store in DIR/nats; env "+envDataDir+")")
+	fs.StringVar(&c.DataDir, "data", "data", "data directory for --nats "+embeddedURL+" (store in DIR/nats)")
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: auto (text on a terminal, json otherwise), text or json")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 5*time.Second, "how long to try to reach the NATS server")
 	c.Auth.Register(fs)
-	c.fs = fs
 }
 
 func (c *connFlags) validate() error {
@@ -98,14 +87,8 @@ func (c *connFlags) validate() error {
 	if err := c.Stream.validate(); err != nil {
 		return err
 	}
-	if c.fs != nil {
-		given := false
-		c.fs.Visit(func(f *flag.Flag) { given = given || f.Name == "nats" })
-		if v := os.Getenv(envNATSURL); v != "" && !given {
-			c.URL = v
-		}
-		c.Auth.ApplyEnv(c.fs, os.LookupEnv)
-	}
+	// The environment (FOLIO_NATS_URL, FOLIO_NATS_USER...) was applied to
+	// the flags by internal/config when they were parsed.
 	return c.Auth.Validate()
 }
 

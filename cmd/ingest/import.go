@@ -86,7 +86,7 @@ func validBroker(b string) error {
 func registerImportFlags(fs *flag.FlagSet, c *importConfig) {
 	c.conn.register(fs)
 	c.conn.Stream.register(fs)
-	fs.StringVar(&c.Account, "account", envOr(envAccount, "default"), "account the movements belong to: letters, digits, '-', '_' (env "+envAccount+")")
+	fs.StringVar(&c.Account, "account", "default", "account the movements belong to: letters, digits, '-', '_'")
 	fs.StringVar(&c.Broker, "broker", "auto", "statement format: auto, tastytrade or ibkr")
 	fs.BoolVar(&c.SkipInvalid, "skip-invalid", false, "publish the valid rows of a file with row errors; the rejects are kept in the session")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", streams.DefaultMaxInFlight, "chunk messages published and not yet acknowledged, at most")

@@ -27,7 +27,6 @@ import (
 // Environment variables and fixed names shared by run, replay, snapshots and
 // demo.
 const (
-	envDataDir = "FOLIO_DATA"
 	envNATSURL = "FOLIO_NATS_URL"
 	// envClickHouse is the ClickHouse DSN that replaces the SQLite store.
 	envClickHouse = "FOLIO_CLICKHOUSE_DSN"
@@ -46,13 +45,6 @@ const (
 	lockFile = "projector.lock"
 )
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 // dataFlags are the flags about where the projector keeps its state.
 type dataFlags struct {
 	// DataDir holds the store (folio.db) and the embedded server's files.
@@ -69,11 +61,11 @@ type dataFlags struct {
 	// ClickHouseSecrets supplies the ClickHouse password and TLS apart
 	// from the DSN.
 	ClickHouseSecrets chSecrets
-	fs                *flag.FlagSet // for the environment, in validate
+	fs                *flag.FlagSet // for the ClickHouse secrets' variables, in validate
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, withNATS, withClickHouse bool) {
-	fs.StringVar(&d.DataDir, "data", envOr(envDataDir, "data"), "data directory: store "+sqlite.FileName+" and the embedded NATS server's files (env "+envDataDir+")")
+	fs.StringVar(&d.DataDir, "data", "data", "data directory: store "+sqlite.FileName+" and the embedded NATS server's files")
 	// Defaults never come from the environment here (validate applies it):
 	// --help must not print a DSN or URL with a password in it.
 	if withClickHouse {
@@ -92,13 +84,9 @@ func (d *dataFlags) validate() error {
 	if d.fs != nil {
 		set := map[string]bool{}
 		d.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if d.fs.Lookup("clickhouse") != nil && !set["clickhouse"] {
-			d.ClickHouse = os.Getenv(envClickHouse)
-		}
-		if d.fs.Lookup("nats") != nil && !set["nats"] {
-			d.NATSURL = os.Getenv(envNATSURL)
-		}
-		d.NATSAuth.ApplyEnv(d.fs, os.LookupEnv)
+		// The flags' variables (FOLIO_NATS_URL, FOLIO_CLICKHOUSE_DSN,
+		// FOLIO_NATS_USER...) were applied by internal/config at parse
+		// time; the ClickHouse password has no flag, only variables.
 		d.ClickHouseSecrets.applyEnv(set)
 	}
 	if err := d.NATSAuth.Validate(); err != nil {
