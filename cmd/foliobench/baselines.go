@@ -89,15 +89,7 @@ func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int)
 	if _, err := db.ExecContext(ctx, rawMovementsDDL); err != nil {
 		return 0, err
 	}
-	var took time.Duration
-	var batch []*events.Chunk
-	var bytes int
-	flush := func() error {
-		bytes = 0
-		if len(batch) == 0 {
-			return nil
-		}
-		start := time.Now()
+	return inBatches(sts, batchSize, func(batch []*events.Chunk) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -117,6 +109,51 @@ func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int)
 		}
 		stmt.Close()
 		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+func rawArgs(m *events.Movement, session string) []any {
+	return []any{
+		m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
+		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
+		dec(m.Quantity), dec(m.Price), dec(m.Amount), dec(m.Commissions), dec(m.Fees),
+		text(string(m.OptionType)), dec(m.Strike), dec(m.NewStrike), text(m.Expiration.String()),
+		dec(m.Premium), dec(m.NetPremium), dec(m.Multiplier), text(m.FromCurrency), dec(m.AmountChanged),
+		text(m.Notes), session,
+	}
+}
+
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func dec(d decimal.Decimal) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.String()
+}
+
+// inBatches decodes the chunk bodies of sts and hands them to insert in
+// batches cut as the projector cuts them (batchSize chunks or
+// projector.DefaultBatchBytes), and returns the time insert took in all.
+func inBatches(sts []*statement, batchSize int, insert func(batch []*events.Chunk) error) (time.Duration, error) {
+	var took time.Duration
+	var batch []*events.Chunk
+	bytes := 0
+	flush := func() error {
+		bytes = 0
+		if len(batch) == 0 {
+			return nil
+		}
+		start := time.Now()
+		if err := insert(batch); err != nil {
 			return err
 		}
 		took += time.Since(start)
@@ -144,29 +181,4 @@ func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int)
 		return 0, err
 	}
 	return took, nil
-}
-
-func rawArgs(m *events.Movement, session string) []any {
-	return []any{
-		m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
-		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
-		dec(m.Quantity), dec(m.Price), dec(m.Amount), dec(m.Commissions), dec(m.Fees),
-		text(string(m.OptionType)), dec(m.Strike), dec(m.NewStrike), text(m.Expiration.String()),
-		dec(m.Premium), dec(m.NetPremium), dec(m.Multiplier), text(m.FromCurrency), dec(m.AmountChanged),
-		text(m.Notes), session,
-	}
-}
-
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func dec(d decimal.Decimal) any {
-	if d.IsZero() {
-		return nil
-	}
-	return d.String()
 }

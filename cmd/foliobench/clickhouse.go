@@ -10,7 +10,6 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/foliostream/foliostream/events"
-	"github.com/foliostream/foliostream/internal/projector"
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/foliostream/foliostream/internal/store/clickhouse"
 )
@@ -95,15 +94,7 @@ func rawClickHouse(ctx context.Context, dsn string, sts []*statement, batchSize 
 		currency, ticker, cash_type, code, quantity, price, amount, commissions, fees, option_type, strike,
 		new_strike, expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes, exact,
 		session, chunk, version)`
-	var took time.Duration
-	var batch []*events.Chunk
-	var bytes int
-	flush := func() error {
-		bytes = 0
-		if len(batch) == 0 {
-			return nil
-		}
-		start := time.Now()
+	return inBatches(sts, batchSize, func(batch []*events.Chunk) error {
 		rb, err := conn.PrepareBatch(ctx, insert)
 		if err != nil {
 			return err
@@ -130,31 +121,8 @@ func rawClickHouse(ctx context.Context, dsn string, sts []*statement, batchSize 
 		if err := rb.Send(); err != nil {
 			return err
 		}
-		took += time.Since(start)
-		batch = batch[:0]
 		return nil
-	}
-	for _, st := range sts {
-		err := readBodies(st.Bodies, func(body []byte) error {
-			e, err := events.Unmarshal(string(events.TypeChunk), events.SchemaHeader, body)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, e.(*events.Chunk))
-			bytes += len(body)
-			if len(batch) >= batchSize || bytes >= projector.DefaultBatchBytes {
-				return flush()
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-	}
-	if err := flush(); err != nil {
-		return 0, err
-	}
-	return took, nil
+	})
 }
 
 // chName is a database name for a scenario.
