@@ -98,7 +98,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var ms []events.Movement
 	if err := profiled(*out, "read", func() error {
 		var err error
-		ms, err = s.AccountMovements(ctx, st.Account)
+		ms, err = store.AccountMovements(ctx, s, st.Account)
 		return err
 	}); err != nil {
 		return err
@@ -114,7 +114,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "compute: %v (%d movements)\n", time.Since(start), len(ms))
 	start = time.Now()
-	if err := s.ReplaceProjections(ctx, res, nil, time.Now()); err != nil {
+	if err := store.ReplaceProjections(ctx, s, res, nil, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "replace projections: %v\n", time.Since(start))

@@ -164,7 +164,7 @@ func TestRunServesMetrics(t *testing.T) {
 	r := startRun(t, "--nats", env.URL, "--data", data, "--listen", "127.0.0.1:0", "--batch-age", "20ms",
 		"--backoff", "2s", "--lag-interval", "50ms")
 	st := waitStoreCompleted(t, filepath.Join(data, sqlite.FileName), id)
-	ms, err := st.AccountMovements(t.Context(), "acct")
+	ms, err := store.AccountMovements(t.Context(), st, "acct")
 	if err != nil || len(ms) != 40 {
 		t.Fatalf("%d movements stored, %v", len(ms), err)
 	}

@@ -115,7 +115,7 @@ func runSnapshots(ctx context.Context, cfg snapshotsConfig, stdout io.Writer) er
 		} else {
 			// An earlier day is recomputed from the movements: the stored
 			// rows after it would otherwise leak into it (spec §3.3).
-			ms, err := st.AccountMovements(ctx, cfg.Account)
+			ms, err := store.AccountMovements(ctx, st, cfg.Account)
 			if err != nil {
 				return fmt.Errorf("snapshots: %w", err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projections"
+	"github.com/foliostream/foliostream/internal/store"
 )
 
 // ErrUnknownAccount: the store holds no movements for the account.
@@ -130,7 +131,7 @@ func WriteSnapshots(ctx context.Context, w io.Writer, st ProjectionStore, accoun
 		if asOf >= lastDay(r) {
 			r = r.AsOf(asOf)
 		} else {
-			ms, err := st.AccountMovements(ctx, account)
+			ms, err := store.AccountMovements(ctx, st, account)
 			if err != nil {
 				return fmt.Errorf("console: movements of %s: %w", account, err)
 			}

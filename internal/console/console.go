@@ -40,9 +40,9 @@ type ProjectionStore interface {
 	Accounts(ctx context.Context) ([]string, error)
 	// Projections returns an account's stored projections.
 	Projections(ctx context.Context, account string) (*projections.Result, error)
-	// AccountMovements returns an account's movements (to compute the
+	// MovementScanner reads an account's movements (to compute the
 	// projections as of an earlier day).
-	AccountMovements(ctx context.Context, account string) ([]events.Movement, error)
+	store.MovementScanner
 }
 
 // Store is what the console reads from the projector's store; every

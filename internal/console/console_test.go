@@ -200,7 +200,7 @@ func (f *fixture) fill(t *testing.T, st store.Store) {
 				done = append(done, s.ID)
 			}
 		}
-		if err := st.ReplaceProjections(ctx, r, done, f.batch.Sessions[0].CompletedAt); err != nil {
+		if err := store.ReplaceProjections(ctx, st, r, done, f.batch.Sessions[0].CompletedAt); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -323,7 +323,7 @@ func TestSnapshotsAreTheCLIContract(t *testing.T) {
 	st := storetest.NewMemory()
 	f.fill(t, st)
 	srv := newConsole(t, st, nil)
-	ms, err := st.AccountMovements(t.Context(), "alpha")
+	ms, err := store.AccountMovements(t.Context(), st, "alpha")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +371,9 @@ type movementSpy struct {
 	reads atomic.Int32
 }
 
-func (s *movementSpy) AccountMovements(ctx context.Context, account string) ([]events.Movement, error) {
+func (s *movementSpy) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
 	s.reads.Add(1)
-	return s.Store.AccountMovements(ctx, account)
+	return s.Store.ScanMovements(ctx, account, kinds, fn)
 }
 
 // Every store serves the same bytes: the fake, SQLite and (when the test

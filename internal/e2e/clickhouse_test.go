@@ -149,7 +149,7 @@ func TestClickHouseReplayEqualsIncremental(t *testing.T) {
 	chtest.Exec(t, dsn, "ALTER TABLE movements DELETE WHERE account = 'bob' AND kind = 'option'")
 	waitMutations(t, dsn)
 	addBogusMovement(t, st, "bob")
-	if err := st.ReplaceProjections(t.Context(), &projections.Result{Account: "bob"}, nil, time.Now()); err != nil {
+	if err := store.ReplaceProjections(t.Context(), st, &projections.Result{Account: "bob"}, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	requireDamaged(t, dumpClickHouse(t, dsn), incremental)
@@ -268,11 +268,11 @@ func waitStoreCompleted(t *testing.T, st store.Store, ids []string) {
 // account, every field equal.
 func requireSameMovements(t *testing.T, a, b store.Store, account string) {
 	t.Helper()
-	ma, err := a.AccountMovements(t.Context(), account)
+	ma, err := store.AccountMovements(t.Context(), a, account)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := b.AccountMovements(t.Context(), account)
+	mb, err := store.AccountMovements(t.Context(), b, account)
 	if err != nil {
 		t.Fatal(err)
 	}

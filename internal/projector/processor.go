@@ -352,7 +352,7 @@ func (p *processor) retryPhase2(err error) {
 
 func (p *processor) projectAccount(ctx context.Context, account string, sessions []string) error {
 	start := time.Now()
-	ms, err := p.st.AccountMovements(ctx, account)
+	ms, err := store.AccountMovements(ctx, p.st, account)
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func (p *processor) projectAccount(ctx context.Context, account string, sessions
 	compute := time.Since(start) - read
 	p.pause(ctx, PointPhase2)
 	at := p.cfg.Now().UTC()
-	if err := p.st.ReplaceProjections(ctx, res, sessions, at); err != nil {
+	if err := store.ReplaceProjections(ctx, p.st, res, sessions, at); err != nil {
 		return err
 	}
 	took := time.Since(start)

@@ -188,7 +188,7 @@ func requireProjections(t *testing.T, st store.Store, account string, want []eve
 	if err := equalResults(got, exp); err != nil {
 		t.Fatalf("projections of %s: %v", account, err)
 	}
-	ms, err := st.AccountMovements(t.Context(), account)
+	ms, err := store.AccountMovements(t.Context(), st, account)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,18 +368,18 @@ func TestOverlappingStatements(t *testing.T) {
 	requireProjections(t, st, "acct", all)
 }
 
-// countingStore counts ReplaceProjections per account.
+// countingStore counts WriteProjections per account.
 type countingStore struct {
 	store.Store
 	mu       sync.Mutex
 	replaces map[string]int
 }
 
-func (c *countingStore) ReplaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error {
+func (c *countingStore) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
 	c.mu.Lock()
-	c.replaces[p.Account]++
+	c.replaces[account]++
 	c.mu.Unlock()
-	return c.Store.ReplaceProjections(ctx, p, completed, at)
+	return c.Store.WriteProjections(ctx, account, emit, completed, at)
 }
 
 func (c *countingStore) count(account string) int {
@@ -661,8 +661,8 @@ func requireSameStores(t *testing.T, a, b store.Store) {
 		t.Fatalf("accounts %v and %v", accA, accB)
 	}
 	for _, account := range accA {
-		ma, _ := a.AccountMovements(ctx, account)
-		mb, _ := b.AccountMovements(ctx, account)
+		ma, _ := store.AccountMovements(ctx, a, account)
+		mb, _ := store.AccountMovements(ctx, b, account)
 		if len(ma) != len(mb) {
 			t.Fatalf("%s: %d and %d movements", account, len(ma), len(mb))
 		}
@@ -698,7 +698,7 @@ func requireSameStores(t *testing.T, a, b store.Store) {
 	}
 }
 
-// flakyProjections fails ReplaceProjections until allowed.
+// flakyProjections fails WriteProjections until allowed.
 type flakyProjections struct {
 	store.Store
 	mu      sync.Mutex
@@ -706,7 +706,7 @@ type flakyProjections struct {
 	failed  int
 }
 
-func (f *flakyProjections) ReplaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error {
+func (f *flakyProjections) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
 	f.mu.Lock()
 	if !f.allowed {
 		f.failed++
@@ -714,7 +714,7 @@ func (f *flakyProjections) ReplaceProjections(ctx context.Context, p *projection
 		return errors.New("projections table locked")
 	}
 	f.mu.Unlock()
-	return f.Store.ReplaceProjections(ctx, p, completed, at)
+	return f.Store.WriteProjections(ctx, account, emit, completed, at)
 }
 
 func (f *flakyProjections) failures() int {

@@ -66,6 +66,17 @@ type Batch struct {
 	At time.Time
 }
 
+// MovementScanner streams an account's movements.
+type MovementScanner interface {
+	// ScanMovements calls fn with every movement of an account, one per ID,
+	// in events.Compare order; with kinds, only the movements of those
+	// kinds. The movement is valid only until fn returns (a store may reuse
+	// it); a scan holds a bounded part of the history at a time, so phase
+	// 2's memory does not grow with the account. An error from fn stops the
+	// scan and is returned unwrapped.
+	ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(m *events.Movement) error) error
+}
+
 // Store is the projector's storage. Implementations are safe for use by one
 // projector goroutine at a time; writes are durable when they return nil.
 type Store interface {
@@ -79,13 +90,15 @@ type Store interface {
 	// Sessions lists session records (all accounts when account is empty),
 	// ordered by start time then ID.
 	Sessions(ctx context.Context, account string) ([]Session, error)
-	// AccountMovements returns every movement of an account, one per ID, in
-	// events.Compare order.
-	AccountMovements(ctx context.Context, account string) ([]events.Movement, error)
-	// ReplaceProjections atomically replaces an account's projections and
-	// marks the listed sessions completed at the given time. A reader sees
-	// either the old projections or the new ones, never a mix.
-	ReplaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error
+	// MovementScanner reads an account's history as a stream.
+	MovementScanner
+	// WriteProjections atomically replaces an account's projections with the
+	// rows emit sends to the sink it is given, and marks the listed sessions
+	// completed at the given time. The rows are written as they come (in
+	// bounded batches); a reader sees either the old projections or the new
+	// ones, never a mix, and an error from emit or a cancelled context leaves
+	// the old ones. Operations are identified by the seq the sink receives.
+	WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error
 	// Projections returns an account's stored projections (empty lists when
 	// none), in the order projections.Result documents.
 	Projections(ctx context.Context, account string) (*projections.Result, error)
@@ -93,4 +106,28 @@ type Store interface {
 	Accounts(ctx context.Context) ([]string, error)
 	// Close releases the store.
 	Close() error
+}
+
+// AccountMovements returns every movement of an account from s, one per ID,
+// in events.Compare order: the whole history in memory, for callers that
+// want a slice (the console's as-of view, tests). Phase 2 streams instead.
+func AccountMovements(ctx context.Context, s MovementScanner, account string) ([]events.Movement, error) {
+	var out []events.Movement
+	err := s.ScanMovements(ctx, account, nil, func(m *events.Movement) error {
+		out = append(out, *m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReplaceProjections replaces r.Account's projections in s with r (see
+// [Store.WriteProjections]).
+func ReplaceProjections(ctx context.Context, s Store, r *projections.Result, completed []string, at time.Time) error {
+	if r.Account == "" {
+		return errors.New("store: replace projections: result without account")
+	}
+	return s.WriteProjections(ctx, r.Account, r.Emit, completed, at)
 }

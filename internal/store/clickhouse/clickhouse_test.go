@@ -151,7 +151,7 @@ func TestWriteBatchBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.AccountMovements(t.Context(), "blk")
+	got, err := store.AccountMovements(t.Context(), s, "blk")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestOutOfRangeRefused(t *testing.T) {
 	}}); err != nil {
 		t.Fatalf("WriteBatch after a refused one: %v", err)
 	}
-	got, err := s.AccountMovements(t.Context(), "rec")
+	got, err := store.AccountMovements(t.Context(), s, "rec")
 	if err != nil || len(got) != 1 || !got[0].Equal(&ok) {
 		t.Errorf("AccountMovements = %+v, %v; want the largest value back", got, err)
 	}
@@ -235,7 +235,7 @@ func TestLatestRecordWinsAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	p1 := &projections.Result{Account: "a", Operations: []projections.Operation{{Ticker: "A", Currency: "USD", OpenDate: 20250825}}}
-	if err := first.ReplaceProjections(t.Context(), p1, nil, base); err != nil {
+	if err := store.ReplaceProjections(t.Context(), first, p1, nil, base); err != nil {
 		t.Fatal(err)
 	}
 	second := open(t, dsn, clickhouse.Options{})
@@ -244,7 +244,7 @@ func TestLatestRecordWinsAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2 := &projections.Result{Account: "a", Operations: []projections.Operation{{Ticker: "B", Currency: "USD", OpenDate: 20250825}}}
-	if err := second.ReplaceProjections(t.Context(), p2, []string{"x"}, base); err != nil {
+	if err := store.ReplaceProjections(t.Context(), second, p2, []string{"x"}, base); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*clickhouse.Store{first, second} {
@@ -279,7 +279,7 @@ func TestReplaceProjectionsDropsOldVersions(t *testing.T) {
 			r.Tickers = append(r.Tickers, projections.TickerSnapshot{Ticker: "T", Currency: "USD", Date: d, Realized: decimal.NewFromInt(int64(n))})
 			r.Operations = append(r.Operations, projections.Operation{Ticker: fmt.Sprint("T", i), Currency: "USD", OpenDate: d})
 		}
-		if err := s.ReplaceProjections(t.Context(), r, nil, base); err != nil {
+		if err := store.ReplaceProjections(t.Context(), s, r, nil, base); err != nil {
 			t.Fatal(err)
 		}
 		for _, table := range []string{"broker_snapshots", "ticker_snapshots", "operations"} {
@@ -311,7 +311,7 @@ func TestExactColumn(t *testing.T) {
 		RealizedPercentage: dec("2.6912939379629688552669919089"),
 		UnrealizedGains:    dec("-0.00000000005"),
 	}}}
-	if err := s.ReplaceProjections(t.Context(), r, nil, base); err != nil {
+	if err := store.ReplaceProjections(t.Context(), s, r, nil, base); err != nil {
 		t.Fatal(err)
 	}
 	c := conn(t, dsn)

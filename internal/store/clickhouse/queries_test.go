@@ -222,7 +222,7 @@ func (d *queryData) write(t *testing.T, s *clickhouse.Store) {
 		}
 		// Twice: the second replaces the first.
 		for range 2 {
-			if err := s.ReplaceProjections(t.Context(), d.results[a], completed, at); err != nil {
+			if err := store.ReplaceProjections(t.Context(), s, d.results[a], completed, at); err != nil {
 				t.Fatal(err)
 			}
 		}

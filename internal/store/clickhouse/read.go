@@ -353,3 +353,30 @@ func (s *Store) readOperations(ctx context.Context, res *projections.Result, ver
 	dividends, dividend_taxes, capital_deployed, performance, exact
 FROM operations FINAL WHERE account = ? AND version = ? ORDER BY seq`, res.Account, version)
 }
+
+// ScanMovements implements [store.Store].
+// TODO(session 2): stream in bounded windows; this adapter still loads the history.
+func (s *Store) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+	ms, err := s.AccountMovements(ctx, account)
+	if err != nil {
+		return err
+	}
+	for i := range ms {
+		if len(kinds) == 0 || slices.Contains(kinds, ms[i].Kind) {
+			if err := fn(&ms[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WriteProjections implements [store.Store].
+// TODO(session 2): write the rows as they come.
+func (s *Store) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
+	c := projections.NewCollector(account)
+	if err := emit(c); err != nil {
+		return err
+	}
+	return s.ReplaceProjections(ctx, c.Result(), completed, at)
+}

@@ -24,11 +24,11 @@ func writeAccount(t *testing.T, s *clickhouse.Store, account, session string, ms
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := s.AccountMovements(t.Context(), account)
+	stored, err := store.AccountMovements(t.Context(), s, account)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceProjections(t.Context(), projections.Compute(account, stored), []string{session}, base); err != nil {
+	if err := store.ReplaceProjections(t.Context(), s, projections.Compute(account, stored), []string{session}, base); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -37,7 +37,7 @@ func writeAccount(t *testing.T, s *clickhouse.Store, account, session string, ms
 func accountState(t *testing.T, s *clickhouse.Store, account string) string {
 	t.Helper()
 	var b bytes.Buffer
-	ms, err := s.AccountMovements(t.Context(), account)
+	ms, err := store.AccountMovements(t.Context(), s, account)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestProjectionsReadAgainAfterTornRead(t *testing.T) {
 	// return the newest projections whole.
 	s := newInternalStore(t, Options{})
 	ctx := t.Context()
-	if err := s.ReplaceProjections(ctx, tickerResult("torn", "A", 3), nil, time.Time{}); err != nil {
+	if err := store.ReplaceProjections(ctx, s, tickerResult("torn", "A", 3), nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	reads := 0
@@ -71,7 +71,7 @@ func TestProjectionsReadAgainAfterTornRead(t *testing.T) {
 			return
 		}
 		for _, r := range []*projections.Result{tickerResult("torn", "B", 4), tickerResult("torn", "C", 5)} {
-			if err := s.ReplaceProjections(ctx, r, nil, time.Time{}); err != nil {
+			if err := store.ReplaceProjections(ctx, s, r, nil, time.Time{}); err != nil {
 				t.Error(err)
 			}
 		}

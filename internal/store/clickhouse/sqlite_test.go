@@ -73,11 +73,11 @@ func TestSameAsSQLite(t *testing.T) {
 				}
 			}
 		}
-		fromCH, err := ch.AccountMovements(t.Context(), account)
+		fromCH, err := store.AccountMovements(t.Context(), ch, account)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromLite, err := lite.AccountMovements(t.Context(), account)
+		fromLite, err := store.AccountMovements(t.Context(), lite, account)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestSameAsSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range []store.Store{ch, lite} {
-			if err := s.ReplaceProjections(t.Context(), projections.Compute(account, fromCH), nil, at); err != nil {
+			if err := store.ReplaceProjections(t.Context(), s, projections.Compute(account, fromCH), nil, at); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 		}

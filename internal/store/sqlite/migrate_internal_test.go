@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+
+	"github.com/foliostream/foliostream/internal/store"
 )
 
 // A store written at schema version 1 (movements keyed by ID) keeps every
@@ -35,7 +37,7 @@ func TestMigrateMovementsClustered(t *testing.T) {
 	if v, err := s.SchemaVersion(t.Context()); err != nil || v != LatestSchemaVersion() {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
 	}
-	ms, err := s.AccountMovements(t.Context(), "acct")
+	ms, err := store.AccountMovements(t.Context(), s, "acct")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -927,3 +927,30 @@ func (s *Store) ReplaceAccountFrom(ctx context.Context, src, account string) err
 	}
 	return nil
 }
+
+// ScanMovements implements [store.Store].
+// TODO(session 2): stream from a cursor; this adapter still loads the history.
+func (s *Store) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+	ms, err := s.AccountMovements(ctx, account)
+	if err != nil {
+		return err
+	}
+	for i := range ms {
+		if len(kinds) == 0 || slices.Contains(kinds, ms[i].Kind) {
+			if err := fn(&ms[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WriteProjections implements [store.Store].
+// TODO(session 2): write the rows as they come.
+func (s *Store) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
+	c := projections.NewCollector(account)
+	if err := emit(c); err != nil {
+		return err
+	}
+	return s.ReplaceProjections(ctx, c.Result(), completed, at)
+}

@@ -62,7 +62,7 @@ func TestOverlapOrderIndependent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := s.AccountMovements(t.Context(), "acct")
+		got, err := store.AccountMovements(t.Context(), s, "acct")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	if v != sqlite.LatestSchemaVersion() {
 		t.Errorf("SchemaVersion = %d, want %d", v, sqlite.LatestSchemaVersion())
 	}
-	ms, err := s.AccountMovements(t.Context(), "acct")
+	ms, err := store.AccountMovements(t.Context(), s, "acct")
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("after reopen: %d movements, %v; want 1", len(ms), err)
 	}
@@ -259,7 +259,7 @@ func TestLockedThenWritable(t *testing.T) {
 		t.Fatal("WriteBatch succeeded while another connection held the write lock")
 	}
 	// Reads go on while the lock is held (WAL).
-	if ms, err := s.AccountMovements(ctx, "acct"); err != nil || len(ms) != 1 {
+	if ms, err := store.AccountMovements(ctx, s, "acct"); err != nil || len(ms) != 1 {
 		t.Fatalf("read while locked: %d movements, %v; want 1", len(ms), err)
 	}
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
@@ -268,7 +268,7 @@ func TestLockedThenWritable(t *testing.T) {
 	if err := s.WriteBatch(ctx, b); err != nil {
 		t.Fatalf("write after the lock is released: %v", err)
 	}
-	ms, err := s.AccountMovements(ctx, "acct")
+	ms, err := store.AccountMovements(ctx, s, "acct")
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("%d movements, %v; want 2", len(ms), err)
 	}
@@ -292,7 +292,7 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	ms, err := r.AccountMovements(t.Context(), "acct")
+	ms, err := store.AccountMovements(t.Context(), r, "acct")
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("read-only AccountMovements: %d, %v; want 1", len(ms), err)
 	}
@@ -303,7 +303,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err := w.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{chunkOf("s2", mv("b:cash:0", "s2", 2))}}); err != nil {
 		t.Fatal(err)
 	}
-	if ms, _ := r.AccountMovements(t.Context(), "acct"); len(ms) != 2 {
+	if ms, _ := store.AccountMovements(t.Context(), r, "acct"); len(ms) != 2 {
 		t.Errorf("reader sees %d movements after the writer added one, want 2", len(ms))
 	}
 }
@@ -338,14 +338,14 @@ func TestReplaceAccountFrom(t *testing.T) {
 	if err := live.ReplaceAccountFrom(t.Context(), srcPath, "acct"); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := live.AccountMovements(t.Context(), "acct")
+	ms, _ := store.AccountMovements(t.Context(), live, "acct")
 	if got := []string{ms[0].ID, ms[1].ID}; len(ms) != 2 || got[0] != "a:cash:0" || got[1] != "new:cash:0" {
 		t.Errorf("acct movements after replace: %v", ms)
 	}
 	if s, _ := live.Session(t.Context(), "s1"); s.Phase != store.PhaseSealed {
 		t.Errorf("s1 phase %s, want sealed (from the source)", s.Phase)
 	}
-	if ms, _ := live.AccountMovements(t.Context(), "other"); len(ms) != 1 {
+	if ms, _ := store.AccountMovements(t.Context(), live, "other"); len(ms) != 1 {
 		t.Errorf("other account: %d movements, want 1 (untouched)", len(ms))
 	}
 	// The store is still writable afterwards (the source is detached).

@@ -124,31 +124,49 @@ func (m *Memory) Sessions(ctx context.Context, account string) ([]store.Session,
 	return out, nil
 }
 
-// AccountMovements implements [store.Store].
-func (m *Memory) AccountMovements(ctx context.Context, account string) ([]events.Movement, error) {
+// ScanMovements implements [store.Store].
+func (m *Memory) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []events.Movement
 	for _, mv := range m.movements {
-		if mv.Account == account {
+		if mv.Account == account && (len(kinds) == 0 || slices.Contains(kinds, mv.Kind)) {
 			out = append(out, mv)
 		}
 	}
+	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b events.Movement) int { return events.Compare(&a, &b) })
-	return out, nil
+	for i := range out {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(&out[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// ReplaceProjections implements [store.Store].
-func (m *Memory) ReplaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error {
+// WriteProjections implements [store.Store].
+func (m *Memory) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	failing := m.failing
+	m.mu.Unlock()
+	if failing != nil {
+		return fmt.Errorf("memory store: replace projections: %w", failing)
+	}
+	c := projections.NewCollector(account)
+	if err := emit(c); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.failing != nil {
-		return fmt.Errorf("memory store: replace projections: %w", m.failing)
-	}
-	m.results[p.Account] = cloneResult(p)
+	m.results[account] = c.Result()
 	for _, id := range completed {
 		if s, ok := m.sessions[id]; ok {
 			s.Phase = store.PhaseCompleted

@@ -112,7 +112,7 @@ func write(t *testing.T, s store.Store, b *store.Batch) {
 
 func movements(t *testing.T, s store.Store, account string) []events.Movement {
 	t.Helper()
-	ms, err := s.AccountMovements(t.Context(), account)
+	ms, err := store.AccountMovements(t.Context(), s, account)
 	if err != nil {
 		t.Fatalf("AccountMovements(%q): %v", account, err)
 	}
@@ -448,7 +448,7 @@ func result(account string, n int) *projections.Result {
 
 func replace(t *testing.T, s store.Store, r *projections.Result, completed []string, at time.Time) {
 	t.Helper()
-	if err := s.ReplaceProjections(t.Context(), r, completed, at); err != nil {
+	if err := store.ReplaceProjections(t.Context(), s, r, completed, at); err != nil {
 		t.Fatalf("ReplaceProjections(%s): %v", r.Account, err)
 	}
 }
@@ -636,7 +636,7 @@ func testReplaceProjectionsCancelled(t *testing.T, s store.Store) {
 	replace(t, s, old, nil, base)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.ReplaceProjections(ctx, result("cx", 1), nil, base); err == nil {
+	if err := store.ReplaceProjections(ctx, s, result("cx", 1), nil, base); err == nil {
 		t.Fatal("ReplaceProjections with a cancelled context returned nil")
 	}
 	requireResult(t, readProjections(t, s, "cx"), old)
