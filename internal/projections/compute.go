@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/foliostream/foliostream/events"
@@ -25,41 +26,170 @@ var (
 // [events.Compare] order, so the result does not depend on their order or on
 // duplicates. Movements of kind [events.KindStrikeAdjustment] rewrite the
 // strikes of matching option contracts and are not movements themselves. The
-// caller passes one account's movements; Compute does not modify them.
+// caller passes one account's movements; Compute does not modify them. It is
+// [ComputeTo] over the slice, collected.
 func Compute(account string, movements []events.Movement) *Result {
-	return compute(account, prepare(movements, 0))
+	return collect(account, canonical(movements, 0))
 }
 
 // ComputeAsOf is the projections as the original application shows them when
 // it runs on day d: [Compute] over the movements of days ≤ d, then
 // [Result.AsOf](d). It is exact for any d.
 func ComputeAsOf(account string, movements []events.Movement, d events.Date) *Result {
-	return compute(account, prepare(movements, d)).AsOf(d)
+	return collect(account, canonical(movements, d)).AsOf(d)
 }
 
-func compute(account string, h *history) *Result {
-	c := &computer{
-		h:          h,
-		tickers:    make(map[string]*tickerState),
-		currencies: make(map[string]*currencyState),
+func collect(account string, ms []*events.Movement) *Result {
+	c := NewCollector(account)
+	if err := ComputeTo(account, sliceScan(ms), c); err != nil {
+		// A slice cannot change and a Collector never fails: only more
+		// than 2³¹ option contracts can get here.
+		panic(err)
 	}
-	c.run()
-	return c.result(account)
+	return c.Result()
 }
 
-// computer holds the state of one pass over a history.
+// computer holds the state of the main pass over a history: what the
+// following days need, never the past rows.
 type computer struct {
-	h          *history
+	links      *links
+	sink       Sink
 	tickers    map[string]*tickerState
 	active     []*tickerState // tickers with movements on the current day
 	currencies map[string]*currencyState
 	curOrder   []*currencyState
-	allSeries  []*series
+	groups     map[groupKey]*optGroup
+	opt        int // ordinal of the next option contract
+	opSeq      int // emitted operations
+
+	day    []dayMove // the current day's movements
+	dayNum int64
 
 	// scratch buffers reused across days
 	cons []string
 	dayM []int32
 	lots []lot
+}
+
+// dayMove is one of the current day's movements, copied (a scan's movement
+// is valid only during its callback), with its option contract's line.
+type dayMove struct {
+	m events.Movement
+	// option contracts only: the line, the strike after the adjustments, and
+	// the linker's bit (an opener some closer took; a closer that found an
+	// opener).
+	key    groupKey
+	strike decimal.Decimal
+	bit    bool
+}
+
+// optGroup is one contract line: (ticker, currency, option type, strike,
+// expiration). The realized FIFO works per line.
+type optGroup struct {
+	expIdx int32 // index of the expiration in the currency's expirations
+
+	// FIFO of queued openers (their code and net premium), codes ignored
+	// (§2.3, §3.3).
+	fifo []queued
+	head int
+	// net is +1 per BuyToOpen, −1 per SellToOpen among the finally open
+	// (never linked) openers seen so far (§3.3 step 1).
+	net int
+}
+
+type queued struct {
+	code events.TradeCode
+	net  decimal.Decimal
+}
+
+func newComputer(account string, l *links, sink Sink) *computer {
+	return &computer{
+		links:      l,
+		sink:       sink,
+		tickers:    make(map[string]*tickerState),
+		currencies: make(map[string]*currencyState),
+		groups:     make(map[groupKey]*optGroup),
+	}
+}
+
+// add takes the next movement of the main pass.
+func (c *computer) add(m *events.Movement) error {
+	if !slices.Contains(computedKinds, m.Kind) {
+		return nil
+	}
+	dn := dayNumber(m.Time)
+	if len(c.day) > 0 && dn != c.dayNum {
+		if dn < c.dayNum {
+			return fmt.Errorf("%w: movement %s out of order", ErrHistoryChanged, m.ID)
+		}
+		if err := c.flushDay(); err != nil {
+			return err
+		}
+	}
+	c.dayNum = dn
+	c.day = append(c.day, dayMove{m: *m})
+	if m.Kind == events.KindOption {
+		if c.opt >= c.links.n {
+			return fmt.Errorf("%w: more option contracts than the link pass saw", ErrHistoryChanged)
+		}
+		dm := &c.day[len(c.day)-1]
+		dm.key, dm.strike = contract(m, c.links.adjust)
+		dm.bit = c.links.bit(c.opt)
+		c.opt++
+	}
+	return nil
+}
+
+// finish computes the last day and emits the operations still open.
+func (c *computer) finish() error {
+	if c.opt != c.links.n {
+		return fmt.Errorf("%w: %d option contracts, the link pass saw %d", ErrHistoryChanged, c.opt, c.links.n)
+	}
+	if len(c.day) > 0 {
+		if err := c.flushDay(); err != nil {
+			return err
+		}
+	}
+	// Open operations, in a fixed order (emission order breaks ties of
+	// equal (ticker, open date, currency), which never occur between
+	// series).
+	var open []*series
+	for _, t := range c.tickers {
+		for _, s := range t.series {
+			if s.life.open >= 0 {
+				open = append(open, s)
+			}
+		}
+	}
+	slices.SortFunc(open, func(a, b *series) int {
+		return cmp.Or(cmp.Compare(a.ticker, b.ticker), cmp.Compare(a.currency, b.currency))
+	})
+	for _, s := range open {
+		if err := c.emitOperation(&s.life.ops[s.life.open]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *computer) emitOperation(o *opState) error {
+	op := roundOperation(o.operation())
+	c.opSeq++
+	return c.sink.Operation(&op, c.opSeq-1)
+}
+
+func (c *computer) flushDay() error {
+	d := c.day[0].m.Time.Day()
+	c.dispatch(d)
+	if err := c.tickerDay(d); err != nil {
+		return err
+	}
+	if err := c.brokerDay(d); err != nil {
+		return err
+	}
+	clear(c.day)
+	c.day = c.day[:0]
+	return nil
 }
 
 // tickerState is one ticker: its series (one per currency) and the current
@@ -71,21 +201,25 @@ type tickerState struct {
 	active bool
 }
 
-// series is one (ticker, currency) snapshot series and its operations.
+// series is one (ticker, currency) snapshot series: its last row and its
+// open operation.
 type series struct {
 	ticker, currency string
 	cur              *currencyState
-	rows             []TickerSnapshot
+	last             TickerSnapshot // unrounded
+	rows             int
 	// openOptions counts opening contracts not yet linked to a closer on or
 	// before the current day (§2.5).
 	openOptions int
 	life        opLife
 }
 
-// currencyState is one broker snapshot series and the current day's sums.
+// currencyState is one broker snapshot series (its last row) and the
+// current day's sums.
 type currencyState struct {
 	code string
-	rows []BrokerSnapshot
+	last BrokerSnapshot // unrounded
+	rows int
 
 	// the day's sums (§3.2), reset after each day
 	touched                                        bool
@@ -112,7 +246,7 @@ func (c *computer) currency(code string) *currencyState {
 	cur := c.currencies[code]
 	if cur == nil {
 		cur = &currencyState{code: code}
-		if exps, ok := c.h.optCurrencies[code]; ok {
+		if exps, ok := c.links.exps[code]; ok {
 			cur.exps = exps
 			cur.remaining = newDecTree(len(exps))
 			cur.openNet = newIntTree(len(exps))
@@ -145,28 +279,11 @@ func dayNumber(w events.WallTime) int64 {
 	return q
 }
 
-func (c *computer) run() {
-	ms := c.h.ms
-	for i := 0; i < len(ms); {
-		dn := dayNumber(ms[i].Time)
-		j := i + 1
-		for j < len(ms) && dayNumber(ms[j].Time) == dn {
-			j++
-		}
-		d := ms[i].Time.Day()
-		c.dispatch(i, j, d)
-		c.tickerDay(d)
-		c.brokerDay(d)
-		i = j
-	}
-}
-
-// dispatch adds the day's movements [i, j) to the broker sums of their
-// currency and queues ticker movements on their ticker.
-func (c *computer) dispatch(i, j int, d events.Date) {
-	ms := c.h.ms
-	for k := i; k < j; k++ {
-		m := ms[k] // one of the kinds prepare keeps
+// dispatch adds the day's movements to the broker sums of their currency
+// and queues ticker movements on their ticker.
+func (c *computer) dispatch(d events.Date) {
+	for k := range c.day {
+		m := &c.day[k].m // one of the computed kinds
 		cur := c.currency(m.Currency)
 		cur.touched = true
 		cur.count++
@@ -222,15 +339,14 @@ func (c *computer) dispatch(i, j int, d events.Date) {
 // tickerDay writes the day's ticker snapshots (spec/snapshots.md §2.1): for
 // every ticker with movements on d, every currency it trades in on d (dividend
 // taxes alone do not count) or already has a series in.
-func (c *computer) tickerDay(d events.Date) {
-	ms := c.h.ms
+func (c *computer) tickerDay(d events.Date) error {
 	for _, t := range c.active {
 		cons := c.cons[:0]
 		for _, s := range t.series {
 			cons = append(cons, s.currency)
 		}
 		for _, k := range t.day {
-			m := ms[k]
+			m := &c.day[k].m
 			if m.Kind != events.KindDividendTax && !slices.Contains(cons, m.Currency) {
 				cons = append(cons, m.Currency)
 			}
@@ -238,7 +354,7 @@ func (c *computer) tickerDay(d events.Date) {
 		for _, code := range cons {
 			dayM := c.dayM[:0]
 			for _, k := range t.day {
-				if ms[k].Currency == code {
+				if c.day[k].m.Currency == code {
 					dayM = append(dayM, k)
 				}
 			}
@@ -257,23 +373,35 @@ func (c *computer) tickerDay(d events.Date) {
 				if s == nil {
 					s = &series{ticker: t.name, currency: code, cur: c.currency(code), life: opLife{open: -1}}
 					t.series = append(t.series, s)
-					c.allSeries = append(c.allSeries, s)
 				}
 				row, realized = c.tickerRow(s, d, dayM)
 			case s != nil:
-				row = s.rows[len(s.rows)-1]
+				row = s.last
 				row.Date = d
 			default:
 				continue
 			}
 			var prev *TickerSnapshot
-			if n := len(s.rows); n > 0 {
-				prev = &s.rows[n-1]
+			if s.rows > 0 {
+				prev = &s.last
 			}
-			if s.life.step(prev, &row, realized) {
+			hands, closed := s.life.step(prev, &row, realized)
+			if hands {
 				s.cur.realized = addNZ(s.cur.realized, realized)
 			}
-			s.rows = append(s.rows, row)
+			if closed != nil {
+				if err := c.emitOperation(closed); err != nil {
+					return err
+				}
+				// Only the open operation is needed from here on.
+				s.life.ops, s.life.open = s.life.ops[:0], -1
+			}
+			s.last = row
+			s.rows++
+			out := roundTicker(row)
+			if err := c.sink.Ticker(&out); err != nil {
+				return err
+			}
 		}
 		c.cons = cons[:0]
 		t.day = t.day[:0]
@@ -281,6 +409,7 @@ func (c *computer) tickerDay(d events.Date) {
 	}
 	clear(c.active)
 	c.active = c.active[:0]
+	return nil
 }
 
 // tickerRow computes one incremental (or, without a previous row, initial)
@@ -288,11 +417,10 @@ func (c *computer) tickerDay(d events.Date) {
 // adds the day's share positions and costs to the broker sums (§3.2). It
 // returns the row and its realized Δ.
 func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnapshot, decimal.Decimal) {
-	h := c.h
-	initial := len(s.rows) == 0
+	initial := s.rows == 0
 	var prev TickerSnapshot
 	if !initial {
-		prev = s.rows[len(s.rows)-1]
+		prev = s.last
 	}
 	row := prev
 	row.Ticker, row.Currency, row.Date = s.ticker, s.currency, d
@@ -314,7 +442,8 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 	traded := false
 
 	for _, k := range dayM {
-		m := h.ms[k]
+		dm := &c.day[k]
+		m := &dm.m
 		switch m.Kind {
 		case events.KindStock:
 			traded = true
@@ -356,8 +485,7 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 				realized = realized.Add(g)
 			}
 		case events.KindOption:
-			o := &h.opts[h.opt[k]]
-			g := &h.groups[o.group]
+			g := c.group(dm.key)
 			dayComm = addNZ(dayComm, m.Commissions)
 			dayFees = addNZ(dayFees, m.Fees)
 			dayPremium = addNZ(dayPremium, m.Premium)
@@ -367,15 +495,15 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 					if mult.IsZero() {
 						mult = defaultMultiplier
 					}
-					if capital := o.strike.Mul(mult); !capital.IsZero() {
+					if capital := dm.strike.Mul(mult); !capital.IsZero() {
 						row.CapitalDeployed = row.CapitalDeployed.Add(capital)
 						capitalAdded = true
 					}
 				}
-				g.fifo = append(g.fifo, h.opt[k])
+				g.fifo = append(g.fifo, queued{code: m.Code, net: m.NetPremium})
 				cur.pend(g.expIdx, m.NetPremium, false)
 				s.openOptions++
-				if !o.closed {
+				if !dm.bit { // an opener no closer takes: finally open
 					delta := 1
 					if m.Code == events.SellToOpen {
 						delta = -1
@@ -391,18 +519,25 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 				}
 				continue
 			}
-			if o.linked {
+			if dm.bit { // a closer that found an opener
 				s.openOptions--
 			}
 			if g.head == len(g.fifo) {
 				continue // nothing queued: the closer is ignored (§2.3)
 			}
-			opener := h.opts[g.fifo[g.head]].m
+			opener := g.fifo[g.head]
 			g.head++
-			if g.head == len(g.fifo) {
+			switch {
+			case g.head == len(g.fifo):
 				g.fifo, g.head = g.fifo[:0], 0
+				if g.net == 0 {
+					delete(c.groups, dm.key) // an empty line is a fresh one
+				}
+			case g.head >= 64 && g.head*2 >= len(g.fifo):
+				n := copy(g.fifo, g.fifo[g.head:])
+				g.fifo, g.head = g.fifo[:n], 0
 			}
-			cur.pend(g.expIdx, opener.NetPremium, true)
+			cur.pend(g.expIdx, opener.net, true)
 			if !initial {
 				realized = realized.Add(pairGain(opener, m))
 			}
@@ -465,14 +600,26 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 
 // pairGain is the realized gain of a FIFO pair (§2.3): a short opened and
 // bought back, or a long opened and sold; any other pairing gains 0.
-func pairGain(opener, closer *events.Movement) decimal.Decimal {
+func pairGain(opener queued, closer *events.Movement) decimal.Decimal {
 	switch {
-	case opener.Code == events.SellToOpen && closer.Code == events.BuyToClose:
-		return opener.NetPremium.Sub(closer.NetPremium.Abs())
-	case opener.Code == events.BuyToOpen && closer.Code == events.SellToClose:
-		return closer.NetPremium.Add(opener.NetPremium)
+	case opener.code == events.SellToOpen && closer.Code == events.BuyToClose:
+		return opener.net.Sub(closer.NetPremium.Abs())
+	case opener.code == events.BuyToOpen && closer.Code == events.SellToClose:
+		return closer.NetPremium.Add(opener.net)
 	}
 	return decimal.Decimal{}
+}
+
+// group returns a contract line's state, fresh when the line has nothing
+// queued and nothing finally open (such a line is dropped).
+func (c *computer) group(key groupKey) *optGroup {
+	g := c.groups[key]
+	if g == nil {
+		idx, _ := slices.BinarySearch(c.links.exps[key.currency], key.exp)
+		g = &optGroup{expIdx: int32(idx)}
+		c.groups[key] = g
+	}
+	return g
 }
 
 // pend records a change of queued premium at an expiration index (v queued,
@@ -518,20 +665,22 @@ func (cur *currencyState) optionsOpen(d events.Date) bool {
 // brokerDay writes the day's broker snapshot of every currency seen so far
 // (§3.1): computed when the currency has movements on d or option contracts
 // up to d, carried forward otherwise.
-func (c *computer) brokerDay(d events.Date) {
+func (c *computer) brokerDay(d events.Date) error {
 	for _, cur := range c.curOrder {
-		n := len(cur.rows)
 		if !cur.touched && !cur.hasOptions {
-			if n > 0 {
-				row := cur.rows[n-1]
-				row.Date = d
-				cur.rows = append(cur.rows, row)
+			if cur.rows > 0 {
+				cur.last.Date = d
+				cur.rows++
+				out := roundBroker(cur.last)
+				if err := c.sink.Broker(&out); err != nil {
+					return err
+				}
 			}
 			continue
 		}
 		var prev BrokerSnapshot
-		if n > 0 {
-			prev = cur.rows[n-1]
+		if cur.rows > 0 {
+			prev = cur.last
 		}
 		row := BrokerSnapshot{
 			Currency:          cur.code,
@@ -563,7 +712,12 @@ func (c *computer) brokerDay(d events.Date) {
 			row.UnrealizedGainsPercentage = percent(row.UnrealizedGains, row.NetCashFlow)
 		}
 		row.OpenTrades = cur.positionsOpen || cur.optionsOpen(d)
-		cur.rows = append(cur.rows, row)
+		cur.last = row
+		cur.rows++
+		out := roundBroker(row)
+		if err := c.sink.Broker(&out); err != nil {
+			return err
+		}
 
 		cur.touched = false
 		cur.count = 0
@@ -571,32 +725,7 @@ func (c *computer) brokerDay(d events.Date) {
 		cur.dividends, cur.options, cur.invested, cur.unrealized, cur.realized = decimal.Decimal{}, decimal.Decimal{}, decimal.Decimal{}, decimal.Decimal{}, decimal.Decimal{}
 		cur.positionsOpen = false
 	}
-}
-
-// result assembles the sorted, emission-rounded Result.
-func (c *computer) result(account string) *Result {
-	r := &Result{Account: account, Broker: []BrokerSnapshot{}, Tickers: []TickerSnapshot{}, Operations: []Operation{}}
-	curs := slices.Clone(c.curOrder)
-	slices.SortFunc(curs, func(a, b *currencyState) int { return cmp.Compare(a.code, b.code) })
-	for _, cur := range curs {
-		for i := range cur.rows {
-			r.Broker = append(r.Broker, roundBroker(cur.rows[i]))
-		}
-	}
-	ss := slices.Clone(c.allSeries)
-	slices.SortFunc(ss, func(a, b *series) int {
-		return cmp.Or(cmp.Compare(a.ticker, b.ticker), cmp.Compare(a.currency, b.currency))
-	})
-	for _, s := range ss {
-		for i := range s.rows {
-			r.Tickers = append(r.Tickers, roundTicker(s.rows[i]))
-		}
-		for i := range s.life.ops {
-			r.Operations = append(r.Operations, roundOperation(s.life.ops[i].operation()))
-		}
-	}
-	sortOperations(r.Operations)
-	return r
+	return nil
 }
 
 func sortOperations(ops []Operation) {

@@ -36,8 +36,9 @@ type opState struct {
 // step applies the snapshot row, whose predecessor in the series is prev (nil
 // for the first row); realized is row.Realized − prev.Realized (0 for the
 // first row). It reports whether the lifecycle hands realized to the broker
-// snapshot (§2.7.4): after every CREATE, UPDATE or CLOSE.
-func (l *opLife) step(prev, row *TickerSnapshot, realized decimal.Decimal) bool {
+// snapshot (§2.7.4): after every CREATE, UPDATE or CLOSE; and, when the row
+// closes an operation, that operation (final from then on).
+func (l *opLife) step(prev, row *TickerSnapshot, realized decimal.Decimal) (hands bool, closed *opState) {
 	wasOpen := prev != nil && prev.OpenTrades
 	switch {
 	case !wasOpen && row.OpenTrades:
@@ -48,7 +49,7 @@ func (l *opLife) step(prev, row *TickerSnapshot, realized decimal.Decimal) bool 
 		}
 		l.ops = append(l.ops, op)
 		l.open = len(l.ops) - 1
-		return true
+		return true, nil
 	case wasOpen && l.open >= 0:
 		// UPDATE, and CLOSE when the row turns closed.
 		op := &l.ops[l.open]
@@ -58,10 +59,11 @@ func (l *opLife) step(prev, row *TickerSnapshot, realized decimal.Decimal) bool 
 			op.isOpen = false
 			op.closeDate = row.Date
 			l.open = -1
+			return true, op
 		}
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // operation materializes an operation's fields.

@@ -1,52 +1,95 @@
 package projections
 
 import (
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/shopspring/decimal"
 )
 
-// history is an account's movement history made ready for the passes: one
-// movement per ID, in [events.Compare] order, strike adjustments applied and
-// removed, option contracts grouped and close-linked.
-type history struct {
-	ms []*events.Movement
-	// opt[i] is the index in opts of ms[i] when it is an option contract,
-	// else -1.
-	opt    []int32
-	opts   []optRec
-	groups []optGroup
-	// currencies of option contracts, each with its sorted distinct
-	// expirations (the broker's options-open test indexes by them).
-	optCurrencies map[string][]events.Date
+// ScanFunc streams an account's history: it calls fn with every movement,
+// one per ID, in [events.Compare] order; with kinds, only the movements of
+// those kinds. The movement is valid only until fn returns. An error from fn
+// stops the scan and is returned. A store's ScanMovements, bound to an
+// account, is a ScanFunc.
+type ScanFunc func(kinds []events.Kind, fn func(*events.Movement) error) error
+
+// computedKinds are the kinds that are movements for the projections;
+// others (strike adjustments, kinds this build does not know) make no
+// snapshot day.
+var computedKinds = []events.Kind{events.KindCash, events.KindConversion, events.KindStock,
+	events.KindOption, events.KindDividend, events.KindDividendTax}
+
+// ComputeTo computes an account's projections like [Compute] from a history
+// it reads three times through scan: the strike adjustments, the option
+// contracts (close linking, which looks ahead: an opener's final state
+// depends on closers that come later), then every movement, day by day. Rows
+// go to sink as soon as they are final. Its memory is bounded by a day's
+// movements, the account's tickers, open option lines and expirations, plus
+// one bit per option contract of the history, not by the history's length.
+//
+// A history that changes between the scans (a different number of option
+// contracts) makes ComputeTo fail with [ErrHistoryChanged]; a retry
+// computes the new history.
+func ComputeTo(account string, scan ScanFunc, sink Sink) error {
+	adjust, err := scanAdjustments(scan)
+	if err != nil {
+		return err
+	}
+	lk := &linker{adjust: adjust, groups: make(map[groupKey]*linkQueues), exps: make(map[string]map[events.Date]struct{})}
+	if err := scan([]events.Kind{events.KindOption}, lk.add); err != nil {
+		return err
+	}
+	c := newComputer(account, lk.result(), sink)
+	if err := scan(computedKinds, c.add); err != nil {
+		return err
+	}
+	return c.finish()
 }
 
-// optRec is what the passes need of one option contract beyond its movement.
-type optRec struct {
-	m *events.Movement
-	// strike after the special-dividend adjustment (spec/snapshots.md §1.3).
-	strike decimal.Decimal
-	group  int32
-	// closed: an opener that some closer linked to (its final IsOpen is
-	// false). linked: a closer that found an opener (§1.6).
-	closed bool
-	linked bool
+// ErrHistoryChanged reports that an account's history changed while
+// [ComputeTo] read it.
+var ErrHistoryChanged = fmt.Errorf("projections: history changed during the computation")
+
+// canonical deduplicates by ID (keeping, for conflicting copies, the first in
+// canonical order), drops the days after lastDay (when not 0) and sorts
+// canonically. It never modifies movements.
+func canonical(movements []events.Movement, lastDay events.Date) []*events.Movement {
+	byID := make(map[string]int, len(movements))
+	ms := make([]*events.Movement, 0, len(movements))
+	for i := range movements {
+		m := &movements[i]
+		if lastDay != 0 && m.Time.Day() > lastDay {
+			continue
+		}
+		if j, ok := byID[m.ID]; ok {
+			if events.Compare(m, ms[j]) < 0 {
+				ms[j] = m
+			}
+			continue
+		}
+		byID[m.ID] = len(ms)
+		ms = append(ms, m)
+	}
+	slices.SortFunc(ms, events.Compare)
+	return ms
 }
 
-// optGroup is one contract line: (ticker, currency, option type, strike,
-// expiration). Close linking and the realized FIFO both work per group.
-type optGroup struct {
-	currency string
-	exp      events.Date
-	expIdx   int32 // index of exp in optCurrencies[currency]
-
-	// FIFO of queued openers (indexes into opts), codes ignored (§2.3, §3.3).
-	fifo []int32
-	head int
-	// net is +1 per BuyToOpen, −1 per SellToOpen among the finally open
-	// (never linked) openers seen so far (§3.3 step 1).
-	net int
+// sliceScan is a [ScanFunc] over a canonical slice.
+func sliceScan(ms []*events.Movement) ScanFunc {
+	return func(kinds []events.Kind, fn func(*events.Movement) error) error {
+		for _, m := range ms {
+			if len(kinds) > 0 && !slices.Contains(kinds, m.Kind) {
+				continue
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 type groupKey struct {
@@ -70,142 +113,150 @@ func strikeKey(d decimal.Decimal) string {
 	return d.String()
 }
 
-// prepare deduplicates by ID (keeping, for conflicting copies, the first in
-// canonical order), sorts canonically, applies strike adjustments, and
-// close-links the option contracts. It never modifies movements.
-func prepare(movements []events.Movement, lastDay events.Date) *history {
-	byID := make(map[string]int, len(movements))
-	ms := make([]*events.Movement, 0, len(movements))
-	for i := range movements {
-		m := &movements[i]
-		if lastDay != 0 && m.Time.Day() > lastDay {
-			continue
-		}
-		if j, ok := byID[m.ID]; ok {
-			if events.Compare(m, ms[j]) < 0 {
-				ms[j] = m
-			}
-			continue
-		}
-		byID[m.ID] = len(ms)
-		ms = append(ms, m)
-	}
-	slices.SortFunc(ms, events.Compare)
-
-	// Strike adjustments: the first one (in canonical order) for an
-	// (expiration, strike, type) wins; they are not movements. Kinds the
-	// projections do not know are dropped too (they make no snapshot day).
+// scanAdjustments reads the special-dividend strike adjustments
+// (spec/snapshots.md §1.3): the first one in canonical order for an
+// (expiration, strike, type) wins, and applies to the whole history.
+func scanAdjustments(scan ScanFunc) (map[adjustKey]decimal.Decimal, error) {
 	var adjust map[adjustKey]decimal.Decimal
-	n := 0
-	for _, m := range ms {
-		switch m.Kind {
-		case events.KindCash, events.KindConversion, events.KindStock, events.KindOption,
-			events.KindDividend, events.KindDividendTax:
-		case events.KindStrikeAdjustment:
-			if adjust == nil {
-				adjust = make(map[adjustKey]decimal.Decimal)
-			}
-			k := adjustKey{m.Expiration, strikeKey(m.Strike), m.OptionType}
-			if _, ok := adjust[k]; !ok {
-				adjust[k] = m.NewStrike
-			}
-			continue
-		default:
-			continue
+	err := scan([]events.Kind{events.KindStrikeAdjustment}, func(m *events.Movement) error {
+		if m.Kind != events.KindStrikeAdjustment {
+			return nil
 		}
-		ms[n] = m
-		n++
-	}
-	clear(ms[n:])
-	ms = ms[:n]
-
-	h := &history{ms: ms, opt: make([]int32, len(ms))}
-	groupOf := make(map[groupKey]int32)
-	expSet := make(map[string]map[events.Date]struct{})
-	for i, m := range ms {
-		if m.Kind != events.KindOption {
-			h.opt[i] = -1
-			continue
+		if adjust == nil {
+			adjust = make(map[adjustKey]decimal.Decimal)
 		}
-		strike := m.Strike
-		sk := strikeKey(strike)
-		if ns, ok := adjust[adjustKey{m.Expiration, sk, m.OptionType}]; ok {
-			strike = ns
-			sk = strikeKey(ns)
+		k := adjustKey{m.Expiration, strikeKey(m.Strike), m.OptionType}
+		if _, ok := adjust[k]; !ok {
+			adjust[k] = m.NewStrike
 		}
-		k := groupKey{m.Ticker, m.Currency, m.OptionType, sk, m.Expiration}
-		g, ok := groupOf[k]
-		if !ok {
-			g = int32(len(h.groups))
-			groupOf[k] = g
-			h.groups = append(h.groups, optGroup{currency: m.Currency, exp: m.Expiration})
-			es := expSet[m.Currency]
-			if es == nil {
-				es = make(map[events.Date]struct{})
-				expSet[m.Currency] = es
-			}
-			es[m.Expiration] = struct{}{}
-		}
-		h.opt[i] = int32(len(h.opts))
-		h.opts = append(h.opts, optRec{m: m, strike: strike, group: g})
-	}
-
-	h.optCurrencies = make(map[string][]events.Date, len(expSet))
-	for cur, es := range expSet {
-		exps := make([]events.Date, 0, len(es))
-		for e := range es {
-			exps = append(exps, e)
-		}
-		slices.Sort(exps)
-		h.optCurrencies[cur] = exps
-	}
-	for i := range h.groups {
-		g := &h.groups[i]
-		idx, _ := slices.BinarySearch(h.optCurrencies[g.currency], g.exp)
-		g.expIdx = int32(idx)
-	}
-	h.link()
-	return h
+		return nil
+	})
+	return adjust, err
 }
 
-// link reproduces close linking (spec/snapshots.md §1.6): in canonical order,
-// each closer takes the oldest still-open opener of its group, preferring the
-// opposite side (BuyToClose → SellToOpen, SellToClose → BuyToOpen), then any.
-func (h *history) link() {
-	type queues struct {
-		sto, bto         []int32
-		stoHead, btoHead int
+// contract is an option contract's line, its strike after the adjustments.
+func contract(m *events.Movement, adjust map[adjustKey]decimal.Decimal) (groupKey, decimal.Decimal) {
+	strike := m.Strike
+	sk := strikeKey(strike)
+	if ns, ok := adjust[adjustKey{m.Expiration, sk, m.OptionType}]; ok {
+		strike = ns
+		sk = strikeKey(ns)
 	}
-	qs := make([]queues, len(h.groups))
-	for i, m := range h.ms {
-		oi := h.opt[i]
-		if oi < 0 {
-			continue
-		}
-		q := &qs[h.opts[oi].group]
-		switch m.Code {
-		case events.SellToOpen:
-			q.sto = append(q.sto, oi)
-		case events.BuyToOpen:
-			q.bto = append(q.bto, oi)
-		default:
-			pref, prefHead, other, otherHead := &q.sto, &q.stoHead, &q.bto, &q.btoHead
-			if m.Code == events.SellToClose {
-				pref, prefHead, other, otherHead = &q.bto, &q.btoHead, &q.sto, &q.stoHead
-			}
-			var opener int32 = -1
-			switch {
-			case *prefHead < len(*pref):
-				opener = (*pref)[*prefHead]
-				*prefHead++
-			case *otherHead < len(*other):
-				opener = (*other)[*otherHead]
-				*otherHead++
-			}
-			if opener >= 0 {
-				h.opts[opener].closed = true
-				h.opts[oi].linked = true
-			}
-		}
+	return groupKey{m.Ticker, m.Currency, m.OptionType, sk, m.Expiration}, strike
+}
+
+// linkQueues are a contract line's openers not yet linked to a closer, by
+// side, as option ordinals.
+type linkQueues struct {
+	sto, bto         []int32
+	stoHead, btoHead int
+}
+
+// linker reproduces close linking (spec/snapshots.md §1.6) over the option
+// contracts in canonical order: each closer takes the oldest still-open
+// opener of its line, preferring the opposite side (BuyToClose → SellToOpen,
+// SellToClose → BuyToOpen), then any. It records the outcome as one bit per
+// contract (its ordinal among the history's contracts): an opener that a
+// closer took (its final IsOpen is false), or a closer that found an opener.
+type linker struct {
+	adjust map[adjustKey]decimal.Decimal
+	groups map[groupKey]*linkQueues
+	exps   map[string]map[events.Date]struct{}
+	bits   []uint64
+	n      int
+}
+
+func (l *linker) add(m *events.Movement) error {
+	if m.Kind != events.KindOption {
+		return nil
 	}
+	if l.n == math.MaxInt32 {
+		return fmt.Errorf("projections: more than %d option contracts in one account", math.MaxInt32)
+	}
+	k := int32(l.n)
+	l.n++
+	if k/64 >= int32(len(l.bits)) {
+		l.bits = append(l.bits, 0)
+	}
+	key, _ := contract(m, l.adjust)
+	es := l.exps[m.Currency]
+	if es == nil {
+		es = make(map[events.Date]struct{})
+		l.exps[m.Currency] = es
+	}
+	es[m.Expiration] = struct{}{}
+	q := l.groups[key]
+	if q == nil {
+		q = &linkQueues{}
+		l.groups[key] = q
+	}
+	switch m.Code {
+	case events.SellToOpen:
+		q.sto = append(q.sto, k)
+		return nil
+	case events.BuyToOpen:
+		q.bto = append(q.bto, k)
+		return nil
+	}
+	pref, prefHead, other, otherHead := &q.sto, &q.stoHead, &q.bto, &q.btoHead
+	if m.Code == events.SellToClose {
+		pref, prefHead, other, otherHead = &q.bto, &q.btoHead, &q.sto, &q.stoHead
+	}
+	opener := int32(-1)
+	switch {
+	case *prefHead < len(*pref):
+		opener = pop(pref, prefHead)
+	case *otherHead < len(*other):
+		opener = pop(other, otherHead)
+	}
+	if opener >= 0 {
+		l.bits[opener/64] |= 1 << (opener % 64)
+		l.bits[k/64] |= 1 << (k % 64)
+	}
+	if q.stoHead == len(q.sto) && q.btoHead == len(q.bto) {
+		delete(l.groups, key) // an empty line is a fresh one
+	}
+	return nil
+}
+
+// pop takes the head of a queue, compacting it so that it holds only the
+// entries not yet taken (bounded by the open contracts, not the history).
+func pop(q *[]int32, head *int) int32 {
+	v := (*q)[*head]
+	*head++
+	switch {
+	case *head == len(*q):
+		*q, *head = (*q)[:0], 0
+	case *head >= 64 && *head*2 >= len(*q):
+		n := copy(*q, (*q)[*head:])
+		*q, *head = (*q)[:n], 0
+	}
+	return v
+}
+
+// links is what the option pass hands to the main pass.
+type links struct {
+	adjust map[adjustKey]decimal.Decimal
+	bits   []uint64
+	n      int
+	// the option currencies, each with its sorted distinct expirations
+	// (the broker's options-open test indexes by them)
+	exps map[string][]events.Date
+}
+
+func (l *linker) result() *links {
+	out := &links{adjust: l.adjust, bits: l.bits, n: l.n, exps: make(map[string][]events.Date, len(l.exps))}
+	for cur, es := range l.exps {
+		ds := make([]events.Date, 0, len(es))
+		for e := range es {
+			ds = append(ds, e)
+		}
+		slices.Sort(ds)
+		out.exps[cur] = ds
+	}
+	return out
+}
+
+func (l *links) bit(k int) bool {
+	return l.bits[k/64]&(1<<(k%64)) != 0
 }

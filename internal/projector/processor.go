@@ -352,23 +352,41 @@ func (p *processor) retryPhase2(err error) {
 
 func (p *processor) projectAccount(ctx context.Context, account string, sessions []string) error {
 	start := time.Now()
-	ms, err := store.AccountMovements(ctx, p.st, account)
-	if err != nil {
-		return err
-	}
-	read := time.Since(start)
-	res := projections.Compute(account, ms)
-	compute := time.Since(start) - read
-	p.pause(ctx, PointPhase2)
 	at := p.cfg.Now().UTC()
-	if err := store.ReplaceProjections(ctx, p.st, res, sessions, at); err != nil {
+	t := &phase2Timer{}
+	var emitTime time.Duration
+	emit := func(sink projections.Sink) error {
+		emitStart := time.Now()
+		t.sink = sink
+		scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
+			return t.scan(slices.Contains(kinds, events.KindStock), func(fn func(*events.Movement) error) error {
+				return p.st.ScanMovements(ctx, account, kinds, fn)
+			}, fn)
+		}
+		if err := projections.ComputeTo(account, scan, t); err != nil {
+			return err
+		}
+		emitTime = time.Since(emitStart)
+		// Every row is in the store's open transaction, none committed.
+		p.pause(ctx, PointPhase2)
+		return nil
+	}
+	if err := p.st.WriteProjections(ctx, account, emit, sessions, at); err != nil {
 		return err
 	}
 	took := time.Since(start)
-	p.log.Info("projections replaced", "account", account, "sessions", sessions, "movements", len(ms),
-		"broker_rows", len(res.Broker), "ticker_rows", len(res.Tickers), "operations", len(res.Operations),
+	// Reading, computing and writing interleave (the computation streams
+	// the history and hands rows to the store as they are final): read is
+	// the time in the scans outside their callbacks, replace the time in
+	// the sink plus the store's work around the computation (transaction,
+	// commit, sessions), compute the rest.
+	read := t.scanning - t.computing
+	replace := t.writing + took - emitTime
+	compute := took - read - replace
+	p.log.Info("projections replaced", "account", account, "sessions", sessions, "movements", t.movements,
+		"broker_rows", t.broker, "ticker_rows", t.tickers, "operations", t.operations,
 		"took", took, "read_us", read.Microseconds(), "compute_us", compute.Microseconds(),
-		"replace_us", (took - read - compute).Microseconds())
+		"replace_us", replace.Microseconds())
 	if p.cfg.Sessions != nil {
 		for _, id := range sessions {
 			p.unmarked[id] = at
@@ -403,5 +421,56 @@ func cmpErr(first, err error) error {
 	if first != nil {
 		return first
 	}
+	return err
+}
+
+// phase2Timer is the sink of phase 2's computation: it passes rows on to the
+// store's sink, counting them, and splits phase 2's time into reading,
+// computing and writing.
+type phase2Timer struct {
+	sink                         projections.Sink
+	scanning, computing, writing time.Duration
+	movements                    int // movements of the main pass
+	broker, tickers, operations  int
+}
+
+// scan runs one pass of the computation, timing the store's scan and the
+// callbacks it makes; main is the pass over every movement.
+func (t *phase2Timer) scan(main bool, run func(fn func(*events.Movement) error) error, fn func(*events.Movement) error) error {
+	start := time.Now()
+	err := run(func(m *events.Movement) error {
+		s := time.Now()
+		err := fn(m)
+		t.computing += time.Since(s)
+		if main {
+			t.movements++
+		}
+		return err
+	})
+	t.scanning += time.Since(start)
+	return err
+}
+
+func (t *phase2Timer) Broker(b *projections.BrokerSnapshot) error {
+	s := time.Now()
+	err := t.sink.Broker(b)
+	t.writing += time.Since(s)
+	t.broker++
+	return err
+}
+
+func (t *phase2Timer) Ticker(r *projections.TickerSnapshot) error {
+	s := time.Now()
+	err := t.sink.Ticker(r)
+	t.writing += time.Since(s)
+	t.tickers++
+	return err
+}
+
+func (t *phase2Timer) Operation(o *projections.Operation, seq int) error {
+	s := time.Now()
+	err := t.sink.Operation(o, seq)
+	t.writing += time.Since(s)
+	t.operations++
 	return err
 }

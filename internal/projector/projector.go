@@ -56,7 +56,9 @@ const (
 	PointWritten = "written"
 	// PointAcked: the batch is acked; phase 2 not yet run.
 	PointAcked = "acked"
-	// PointPhase2: phase 2 computed an account's projections, not yet stored.
+	// PointPhase2: phase 2 computed an account's projections and wrote them
+	// into the store's open transaction (or uncommitted version), not yet
+	// committed.
 	PointPhase2 = "phase2"
 	// PointCompleted: projections stored and sessions completed in the
 	// store, not yet in the session records.
