@@ -20,8 +20,10 @@ import (
 // cmdProfile runs the pipeline's pure stages and the SQLite store in this
 // process on a synthetic statement and writes pprof CPU and allocation
 // profiles of each: `foliobench profile --rows N --out DIR`. Stages:
-// analyze (pass 1), build (pass 2 and encoding), store (WriteBatch of the
-// chunks, the projector's batches), compute (projections.Compute).
+// ingest (pass 1 and pass 2 with encoding), decode (events.Unmarshal),
+// store (WriteBatch of the chunks, in the projector's batches), phase2 (the
+// projector's phase 2: ScanMovements streamed through projections.ComputeTo
+// into WriteProjections).
 func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -95,30 +97,33 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "store WriteBatch: %v\n", time.Since(start))
 	chunks = nil
 	start = time.Now()
-	var ms []events.Movement
-	if err := profiled(*out, "read", func() error {
-		var err error
-		ms, err = store.AccountMovements(ctx, s, st.Account)
-		return err
+	var nrows int
+	if err := profiled(*out, "phase2", func() error {
+		return s.WriteProjections(ctx, st.Account, func(sink projections.Sink) error {
+			scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
+				return s.ScanMovements(ctx, st.Account, kinds, fn)
+			}
+			return projections.ComputeTo(st.Account, scan, countRows{sink, &nrows})
+		}, nil, time.Now())
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "read (AccountMovements): %v\n", time.Since(start))
-	start = time.Now()
-	var res *projections.Result
-	if err := profiled(*out, "compute", func() error {
-		res = projections.Compute(st.Account, ms)
-		return nil
-	}); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "compute: %v (%d movements)\n", time.Since(start), len(ms))
-	start = time.Now()
-	if err := store.ReplaceProjections(ctx, s, res, nil, time.Now()); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "replace projections: %v\n", time.Since(start))
+	fmt.Fprintf(stdout, "phase 2 (ScanMovements → ComputeTo → WriteProjections): %v (%d movements, %d rows)\n",
+		time.Since(start), st.Movements, nrows)
 	return nil
+}
+
+// countRows counts the rows a sink receives.
+type countRows struct {
+	projections.Sink
+	n *int
+}
+
+func (c countRows) Broker(b *projections.BrokerSnapshot) error { *c.n++; return c.Sink.Broker(b) }
+func (c countRows) Ticker(t *projections.TickerSnapshot) error { *c.n++; return c.Sink.Ticker(t) }
+func (c countRows) Operation(o *projections.Operation, seq int) error {
+	*c.n++
+	return c.Sink.Operation(o, seq)
 }
 
 // profiled runs fn under a CPU profile (DIR/name.cpu) and writes the
