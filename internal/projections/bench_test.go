@@ -30,3 +30,34 @@ func BenchmarkCompute(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkComputeTo is phase 2's computation alone: the three passes of
+// ComputeTo over an already canonical history, rows counted and dropped (no
+// deduplication, sort or collection, which Compute adds).
+func BenchmarkComputeTo(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"100k", 100_000}, {"1M", 1_000_000}} {
+		n := c.n
+		b.Run(c.name, func(b *testing.B) {
+			scan := sliceScan(canonical(synthHistory(n, 1), 0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				sink := &countingSink{}
+				if err := ComputeTo("bench", scan, sink); err != nil {
+					b.Fatal(err)
+				}
+				if sink.rows == 0 {
+					b.Fatal("no rows")
+				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")
+		})
+	}
+}
