@@ -24,7 +24,13 @@ var SchemaHeader = strconv.Itoa(SchemaVersion)
 // Marshal encodes e in the current schema. The caller sends the result with
 // headers HeaderSchema = SchemaHeader and HeaderType = e.EventType().
 func Marshal(e Event) ([]byte, error) {
-	b, err := json.Marshal(e)
+	var b []byte
+	var err error
+	if c, ok := e.(*Chunk); ok && c != nil {
+		b, err = marshalChunk(c) // the bytes json.Marshal writes, faster
+	} else {
+		b, err = json.Marshal(e)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("events: marshal %s: %w", e.EventType(), err)
 	}
@@ -39,7 +45,12 @@ func Unmarshal(typ, schema string, data []byte) (Event, error) {
 	var e Event
 	switch Type(typ) {
 	case TypeChunk:
-		e = &Chunk{}
+		// What json.Unmarshal gives, faster (codec_decode.go).
+		c, err := decodeChunk(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
+		}
+		return checkEvent(c)
 	case TypeSessionStarted:
 		e = &SessionStarted{}
 	case TypeSessionSealed:
@@ -54,6 +65,13 @@ func Unmarshal(typ, schema string, data []byte) (Event, error) {
 	if err := json.Unmarshal(data, e); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
 	}
+	return checkEvent(e)
+}
+
+// checkEvent refuses a decoded event without an account or session, or with
+// an account that is not a subject token.
+func checkEvent(e Event) (Event, error) {
+	typ := e.EventType()
 	if e.EventAccount() == "" || e.EventSession() == "" {
 		return nil, fmt.Errorf("%w: %s without account or session", ErrMalformed, typ)
 	}
