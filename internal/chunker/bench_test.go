@@ -8,7 +8,9 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
@@ -20,7 +22,11 @@ import (
 //
 //	go test ./internal/chunker -run '^$' -bench . -benchmem
 //	go test ./internal/chunker -run '^$' -bench '/rows=1000000' -benchtime 1x -benchmem -rows1m
-var rows1M = flag.Bool("rows1m", false, "also run the benchmarks over 1,000,000 synthetic rows")
+//	go test ./internal/chunker -run '^$' -bench 'RawCSV|Analyze' -benchtime 5x -count 5 -benchmem -rows 100000
+var (
+	rows1M    = flag.Bool("rows1m", false, "also run the benchmarks over 1,000,000 synthetic rows")
+	benchRows = flag.Int("rows", 0, "also run the benchmarks over this many synthetic rows")
+)
 
 // synthTastytrade is synth.Tastytrade's statement of n rows, seed 1: the
 // project's deterministic generator (the same bytes as
@@ -53,7 +59,10 @@ type benchSize struct {
 
 func benchSizes() []benchSize {
 	s := []benchSize{{"rows=10000", 10_000}}
-	if *rows1M {
+	if *benchRows > 0 && *benchRows != 10_000 && *benchRows != 1_000_000 {
+		s = append(s, benchSize{fmt.Sprintf("rows=%d", *benchRows), *benchRows})
+	}
+	if *rows1M || *benchRows == 1_000_000 {
 		s = append(s, benchSize{"rows=1000000", 1_000_000})
 	}
 	return s
@@ -94,6 +103,60 @@ func BenchmarkRawCSV(b *testing.B) {
 			reportRows(b, sz.rows)
 		})
 	}
+}
+
+// BenchmarkAnalyzeVsCSV measures the ratio issue 7 sets a target for: the
+// time of a bare encoding/csv read over the time of Analyze, on the same
+// bytes. Each iteration runs both, one after the other, so that a change of
+// the machine's load between them (other processes share its two cores)
+// affects both alike; it reports both wall-clock and CPU-time (this
+// process's, GC included) ratios.
+//
+//	go test ./internal/chunker -run '^$' -bench AnalyzeVsCSV -benchtime 10x -count 5 -rows 100000
+func BenchmarkAnalyzeVsCSV(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			var csvWall, anWall, csvCPU, anCPU time.Duration
+			for b.Loop() {
+				w0, c0 := time.Now(), cpuTime(b)
+				r := csv.NewReader(bytes.NewReader(data))
+				r.FieldsPerRecord = -1
+				r.ReuseRecord = true
+				for {
+					if _, err := r.Read(); err == io.EOF {
+						break
+					} else if err != nil {
+						b.Fatal(err)
+					}
+				}
+				w1, c1 := time.Now(), cpuTime(b)
+				a, err := Analyze(bytes.NewReader(data), Config{Account: testAccount})
+				if err != nil || a.Rows != sz.rows {
+					b.Fatalf("analysis: %v", err)
+				}
+				w2, c2 := time.Now(), cpuTime(b)
+				csvWall += w1.Sub(w0)
+				anWall += w2.Sub(w1)
+				csvCPU += c1 - c0
+				anCPU += c2 - c1
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(csvWall.Milliseconds())/n, "csv-ms")
+			b.ReportMetric(float64(anWall.Milliseconds())/n, "analyze-ms")
+			b.ReportMetric(csvWall.Seconds()/anWall.Seconds(), "ratio")
+			b.ReportMetric(csvCPU.Seconds()/anCPU.Seconds(), "cpu-ratio")
+		})
+	}
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkScan is the parser alone (parse + movement IDs), for comparison.
@@ -175,6 +238,36 @@ func BenchmarkBuild(b *testing.B) {
 				})
 				if err != nil || chunks != len(a.Chunks) {
 					b.Fatalf("%d chunks of %d: %v", chunks, len(a.Chunks), err)
+				}
+			}
+			reportRows(b, sz.rows)
+		})
+	}
+}
+
+// BenchmarkBuildOnly is pass 2 without the encoding: re-parse, assign,
+// verify, sort and emit every chunk to a callback that only counts it, so
+// that Build's own cost is apart from events.Marshal's.
+func BenchmarkBuildOnly(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(sz.name, func(b *testing.B) {
+			data := synthData(b, sz.rows)
+			a, err := Analyze(bytes.NewReader(data), Config{Account: testAccount})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				chunks, moves := 0, 0
+				err := Build(bytes.NewReader(data), a, Config{}, nil, func(c *events.Chunk) error {
+					chunks++
+					moves += len(c.Movements)
+					return nil
+				})
+				if err != nil || chunks != len(a.Chunks) || moves < a.Movements {
+					b.Fatalf("%d chunks of %d, %d movements of %d: %v", chunks, len(a.Chunks), moves, a.Movements, err)
 				}
 			}
 			reportRows(b, sz.rows)

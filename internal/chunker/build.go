@@ -2,11 +2,12 @@ package chunker
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"maps"
-	"sort"
+	"slices"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
@@ -44,6 +45,8 @@ type builder struct {
 
 	lastDay  events.Date
 	lastWeek *buildWeek
+	days     dayCache
+	order    []int32 // sortMovements' scratch
 }
 
 func changed(format string, args ...any) error {
@@ -82,9 +85,10 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	}
 
 	hr := newHashReader(r)
+	defer hr.close()
 	br := bufio.NewReaderSize(hr, readBufferSize)
 	var rows, rowErrs, ignored int
-	counts := make(map[events.Kind]int)
+	var kinds kindCounts
 	var idx *parsers.Occurrences // nil: a full index
 	if a.Ordered {
 		idx = parsers.NewWindowedOccurrences()
@@ -103,12 +107,14 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 		if rec.Line > 0 {
 			rows++
 		}
+		var prev *events.Movement
 		for i := range rec.Movements {
 			m := &rec.Movements[i]
-			counts[m.Kind]++
-			if err := b.add(m); err != nil {
+			kinds.add(m.Kind)
+			if err := b.add(m, rec.RowKey, prev); err != nil {
 				return fmt.Errorf("line %d: %w", rec.Line, err)
 			}
+			prev = m
 		}
 		return nil
 	})
@@ -128,6 +134,8 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 		return changed("%d rows (%d errors, %d ignored), analysed %d (%d, %d)",
 			rows, rowErrs, ignored, a.Rows, a.RowErrorCount, a.IgnoredCount)
 	}
+	counts := make(map[events.Kind]int)
+	kinds.into(counts)
 	if !maps.Equal(counts, a.Counts) {
 		return changed("movement counts %v, analysed %v", counts, a.Counts)
 	}
@@ -177,12 +185,12 @@ func (b *builder) weekOf(d events.Date) (*buildWeek, string) {
 
 // add assigns m to its part by the greedy rule of Analyze, and emits the part
 // once it is complete.
-func (b *builder) add(m *events.Movement) error {
-	size, digest, err := b.sz.measure(m)
+func (b *builder) add(m *events.Movement, rowKey uint64, prev *events.Movement) error {
+	size, digest, err := b.sz.measure(m, rowKey, prev)
 	if err != nil {
 		return err
 	}
-	w, name := b.weekOf(m.Time.Day())
+	w, name := b.weekOf(b.days.of(m.Time))
 	if w == nil {
 		return changed("movement %s in week %s, which the plan does not have", m.ID, name)
 	}
@@ -237,7 +245,7 @@ func (b *builder) finish(pt *openPart) error {
 	}
 	buf := pt.buf
 	pt.buf = nil
-	sort.Slice(buf, func(i, j int) bool { return events.Compare(&buf[i], &buf[j]) < 0 })
+	b.sortMovements(buf)
 	return b.emit(&events.Chunk{
 		Session:   b.a.SessionID,
 		Account:   b.a.Account,
@@ -248,4 +256,55 @@ func (b *builder) finish(pt *openPart) error {
 		Part:      ref.Part,
 		Movements: buf,
 	})
+}
+
+// sortMovements puts ms in events.Compare order (movements that compare
+// equal, which only a parser repeating IDs makes, keep their order). It
+// sorts indexes, then moves each movement once: a movement is several
+// hundred bytes, too big to swap around.
+func (b *builder) sortMovements(ms []events.Movement) {
+	less := func(i, j int) bool { return events.Compare(&ms[i], &ms[j]) < 0 }
+	sorted := true
+	for i := 1; i < len(ms) && sorted; i++ {
+		sorted = !less(i, i-1)
+	}
+	if sorted {
+		return
+	}
+	idx := b.order[:0]
+	for i := range ms {
+		idx = append(idx, int32(i))
+	}
+	if less(len(ms)-1, 0) {
+		// Newest first, as real exports are: reversed, the indexes are
+		// nearly in order, which the sort is quick on.
+		slices.Reverse(idx)
+	}
+	b.order = idx
+	slices.SortFunc(idx, func(i, j int32) int {
+		if c := events.Compare(&ms[i], &ms[j]); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
+	})
+	// idx[k] is the movement that goes to position k: follow each cycle
+	// of the permutation with one movement aside, marking placed
+	// positions with -1.
+	for start := range idx {
+		if idx[start] < 0 || int(idx[start]) == start {
+			continue
+		}
+		tmp := ms[start]
+		k := start
+		for {
+			from := int(idx[k])
+			idx[k] = -1
+			if from == start {
+				ms[k] = tmp
+				break
+			}
+			ms[k] = ms[from]
+			k = from
+		}
+	}
 }

@@ -125,9 +125,11 @@ type Analysis struct {
 	// uses a full one, whose memory grows with the file.
 	Ordered bool
 
-	// sums[i] is an order-independent digest of the encoded movements of
-	// Chunks[i]; Build checks it before emitting. Nil when the Analysis was
-	// not made by Analyze (then Build checks counts and bytes only).
+	// sums[i] is an order-independent digest of the movements of
+	// Chunks[i] (of their values, or, for a parser that gives row keys,
+	// of their rows' keys and their places: see sizer.measure); Build
+	// checks it before emitting. Nil when the Analysis was not made by
+	// Analyze (then Build checks counts and bytes only).
 	sums []uint64
 	seed maphash.Seed // of the digests
 }

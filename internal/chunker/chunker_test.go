@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
@@ -672,4 +674,73 @@ func TestSessionID(t *testing.T) {
 	if a != hex.EncodeToString(sum[:8]) {
 		t.Errorf("session ID %s is not the documented digest", a)
 	}
+}
+
+// TestSortMovements checks sortMovements against a stable sort, on inputs
+// sorted, reversed, shuffled and with ties (repeated IDs).
+func TestSortMovements(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	b := &builder{}
+	for n := range 60 {
+		ms := make([]events.Movement, n)
+		for i := range ms {
+			ms[i] = events.Movement{Time: events.WallTime(r.IntN(5)), Seq: r.IntN(3), Part: r.IntN(2),
+				ID: fmt.Sprint(r.IntN(4)), Line: i}
+		}
+		for _, order := range []string{"shuffled", "sorted", "reversed"} {
+			in := slices.Clone(ms)
+			switch order {
+			case "sorted":
+				slices.SortStableFunc(in, func(a, b events.Movement) int { return events.Compare(&a, &b) })
+			case "reversed":
+				slices.SortStableFunc(in, func(a, b events.Movement) int { return events.Compare(&b, &a) })
+			}
+			want := slices.Clone(in)
+			slices.SortStableFunc(want, func(a, b events.Movement) int { return events.Compare(&a, &b) })
+			b.sortMovements(in)
+			if !slices.Equal(in, want) {
+				t.Fatalf("%d movements, %s: got %v, want %v", n, order, in, want)
+			}
+		}
+	}
+}
+
+// checkFor polls f until it returns nil or total has passed.
+func checkFor(t *testing.T, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(every)
+	}
+}
+
+// TestHashGoroutineEnds checks that the hashing goroutine of Analyze and
+// Build ends on every path: success, a bad file, a failing emit.
+func TestHashGoroutineEnds(t *testing.T) {
+	before := runtime.NumGoroutine()
+	data := randomStatement(7, 300, true)
+	for range 10 {
+		a := analyzeFake(t, data, Config{ByteBudget: 4096})
+		mustBuild(t, data, a)
+		if _, err := analyze(strings.NewReader(""), Config{Account: "a", Broker: fakeBroker}, pickFake(nil)); err == nil {
+			t.Fatal("an empty file analysed")
+		}
+		stop := errors.New("stop")
+		if err := build(strings.NewReader(data), a, Config{}, nil, func(*events.Chunk) error { return stop }, pickFake(nil)); !errors.Is(err, stop) {
+			t.Fatalf("build: %v", err)
+		}
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines, %d before", n, before)
+		}
+		return nil
+	})
 }

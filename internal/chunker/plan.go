@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/maphash"
 	"io"
 	"slices"
@@ -24,23 +23,92 @@ type pickFunc func(broker string) (parsers.Parser, error)
 // broker is detected from its head.
 const readBufferSize = 64 << 10
 
-// hashReader passes bytes through while hashing and counting them.
+// hashReader passes bytes through while counting them and hashing them with
+// SHA-256 on a goroutine of its own, so that, given a second core, the hash
+// of the file (a tenth of pass 1) overlaps its parsing. Read copies the
+// bytes into one of a few buffers that the goroutine hashes in order. The
+// goroutine lives until close, which every user defers; sum closes too.
 type hashReader struct {
 	r io.Reader
-	h hash.Hash
 	n int64
+
+	full   chan []byte // buffers to hash, in order
+	free   chan []byte // hashed buffers, to fill again
+	made   int         // buffers allocated
+	buf    []byte      // the buffer being filled
+	done   chan struct{}
+	digest [sha256.Size]byte // set by the goroutine before done closes
+	closed bool
 }
 
-func newHashReader(r io.Reader) *hashReader { return &hashReader{r: r, h: sha256.New()} }
+const (
+	hashBuffers    = 8
+	hashBufferSize = 64 << 10
+)
+
+func newHashReader(r io.Reader) *hashReader {
+	h := &hashReader{r: r, full: make(chan []byte, hashBuffers), free: make(chan []byte, hashBuffers), done: make(chan struct{})}
+	go h.hash()
+	return h
+}
+
+// hash is the goroutine: it hashes the buffers until full is closed.
+func (h *hashReader) hash() {
+	defer close(h.done)
+	d := sha256.New()
+	for b := range h.full {
+		d.Write(b)
+		h.free <- b[:0]
+	}
+	d.Sum(h.digest[:0])
+}
 
 func (h *hashReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
 	h.n += int64(n)
+	for data := p[:n]; len(data) > 0; {
+		if h.buf == nil {
+			select {
+			case h.buf = <-h.free:
+			default:
+				if h.made < hashBuffers {
+					h.made++
+					h.buf = make([]byte, 0, hashBufferSize)
+				} else {
+					h.buf = <-h.free
+				}
+			}
+		}
+		k := copy(h.buf[len(h.buf):cap(h.buf)], data)
+		h.buf = h.buf[:len(h.buf)+k]
+		data = data[k:]
+		if len(h.buf) == cap(h.buf) {
+			h.full <- h.buf
+			h.buf = nil
+		}
+	}
 	return n, err
 }
 
-func (h *hashReader) sum() string { return hex.EncodeToString(h.h.Sum(nil)) }
+// close hands over the last bytes and waits for the goroutine to end.
+func (h *hashReader) close() {
+	if h.closed {
+		return
+	}
+	h.closed = true
+	if len(h.buf) > 0 {
+		h.full <- h.buf
+	}
+	h.buf = nil
+	close(h.full)
+	<-h.done
+}
+
+// sum closes h and returns the hex SHA-256 of the bytes read.
+func (h *hashReader) sum() string {
+	h.close()
+	return hex.EncodeToString(h.digest[:])
+}
 
 // drain reads what the parser left unread so the hash covers every byte.
 func drain(br *bufio.Reader) error {
@@ -206,6 +274,7 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 		return nil, err
 	}
 	hr := newHashReader(r)
+	defer hr.close()
 	br := bufio.NewReaderSize(hr, readBufferSize)
 	broker, p, err := pickParser(br, strings.ToLower(strings.TrimSpace(cfg.Broker)), pick)
 	if err != nil {
@@ -226,7 +295,11 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	if windowed {
 		idx = parsers.NewWindowedOccurrences()
 	}
-	err = p.Scan(br, parsers.Options{Account: cfg.Account, Index: idx}, func(rec *parsers.Record) error {
+	var kinds kindCounts
+	var days dayCache
+	// Pass 1 needs the movements' sizes, not their IDs (see Options.NoIDs);
+	// the digests use Record.RowKey in their place, in both passes.
+	err = p.Scan(br, parsers.Options{Account: cfg.Account, Index: idx, NoIDs: true}, func(rec *parsers.Record) error {
 		switch {
 		case rec.Err != nil:
 			a.Rows++
@@ -246,19 +319,20 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 		if rec.Line > 0 {
 			a.Rows++
 		}
+		var prev *events.Movement
 		for i := range rec.Movements {
 			m := &rec.Movements[i]
-			size, digest, err := sz.measure(m)
+			size, digest, err := sz.measure(m, rec.RowKey, prev)
+			prev = m
 			if err != nil {
 				return err
 			}
-			w, pi, err := pl.add(m.Time.Day(), size)
+			w, pi, err := pl.add(days.of(m.Time), size)
 			if err != nil {
-				return fmt.Errorf("line %d, movement %s: %w", rec.Line, m.ID, err)
+				return fmt.Errorf("line %d, %s movement at %s: %w", rec.Line, m.Kind, m.Time, err)
 			}
 			w.parts[pi].sum += digest
-			a.Counts[m.Kind]++
-			if m.Kind.Counts() {
+			if kinds.add(m.Kind) {
 				a.Movements++
 			}
 			if !seen || m.Time < a.MinTime {
@@ -274,6 +348,7 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	if err != nil {
 		return nil, err
 	}
+	kinds.into(a.Counts)
 	if err := drain(br); err != nil {
 		return nil, err
 	}
@@ -291,4 +366,52 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 // cloneRowError copies e so it outlives the parser's callback.
 func cloneRowError(e *parsers.RowError) parsers.RowError {
 	return parsers.RowError{Line: e.Line, Column: strings.Clone(e.Column), Value: strings.Clone(e.Value), Err: e.Err}
+}
+
+// kindCounts counts movements by kind: a statement has a handful of kinds,
+// so a short list is quicker than a map.
+type kindCounts struct {
+	kinds  []events.Kind
+	n      []int
+	counts []bool // kinds[i].Counts()
+}
+
+// add counts a movement of kind k and reports k.Counts().
+func (c *kindCounts) add(k events.Kind) bool {
+	for i := range c.kinds {
+		if c.kinds[i] == k {
+			c.n[i]++
+			return c.counts[i]
+		}
+	}
+	c.kinds = append(c.kinds, k)
+	c.n = append(c.n, 1)
+	c.counts = append(c.counts, k.Counts())
+	return k.Counts()
+}
+
+// into adds the counts to m.
+func (c *kindCounts) into(m map[events.Kind]int) {
+	for i, k := range c.kinds {
+		m[k] += c.n[i]
+	}
+}
+
+// dayCache is WallTime.Day, remembering the last day: a statement's rows
+// come in runs of the same day.
+type dayCache struct {
+	n  int64 // days since 1970-01-01 of d
+	d  events.Date
+	ok bool
+}
+
+func (c *dayCache) of(w events.WallTime) events.Date {
+	n := int64(w) / 86400
+	if int64(w)%86400 < 0 {
+		n--
+	}
+	if !c.ok || n != c.n {
+		c.n, c.d, c.ok = n, w.Day(), true
+	}
+	return c.d
 }

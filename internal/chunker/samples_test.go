@@ -3,6 +3,7 @@ package chunker
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -253,6 +254,54 @@ func TestShuffledSample(t *testing.T) {
 	for id, body := range b1.bodies {
 		if !bytes.Equal(body, b2.bodies[id]) {
 			t.Errorf("chunk %s differs between two builds of the same bytes", id)
+		}
+	}
+}
+
+// TestBuildDetectsIdentityOnlyChange changes, between the passes, a field
+// of one row that no movement carries but its ID (Order #, Symbol) or
+// nothing (Total): Build must stop with ErrFileChanged before emitting the
+// chunk of that row, and every chunk it emitted must be the one a build of
+// the analysed bytes emits.
+func TestBuildDetectsIdentityOnlyChange(t *testing.T) {
+	data := readFile(t, filepath.Join(sharedTestdata, "tastytrade", "MPWImportTest.csv"))
+	lines := strings.Split(string(data), "\n")
+	a := analyzeBytes(t, data, Config{ByteBudget: MinByteBudget})
+	if len(a.Chunks) < 4 {
+		t.Fatalf("%d chunks: use a sample with more", len(a.Chunks))
+	}
+	good := buildBytes(t, data, a)
+	for _, col := range []int{4, 18, 19} { // Symbol, Order #, Total
+		for _, line := range []int{2, len(lines) / 2, len(lines) - 2} {
+			fields := strings.Split(lines[line-1], ",")
+			if len(fields) != 21 {
+				t.Fatalf("line %d has %d fields", line, len(fields))
+			}
+			changed := slices.Clone(lines)
+			fields[col] += "9"
+			changed[line-1] = strings.Join(fields, ",")
+			out := &built{bodies: make(map[string][]byte)}
+			err := Build(strings.NewReader(strings.Join(changed, "\n")), a, Config{}, nil, func(c *events.Chunk) error {
+				b, err := events.Marshal(c)
+				if err != nil {
+					return err
+				}
+				for _, m := range c.Movements {
+					if m.Line == line {
+						t.Errorf("column %d, line %d: chunk %s with the changed row was emitted", col, line, c.ID)
+					}
+				}
+				out.bodies[c.ID] = b
+				return nil
+			})
+			if !errors.Is(err, ErrFileChanged) {
+				t.Fatalf("column %d, line %d: err = %v, want ErrFileChanged", col, line, err)
+			}
+			for id, body := range out.bodies {
+				if !bytes.Equal(body, good.bodies[id]) {
+					t.Errorf("column %d, line %d: emitted chunk %s differs from the plan's", col, line, id)
+				}
+			}
 		}
 	}
 }

@@ -1,11 +1,12 @@
 package chunker
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/foliostream/foliostream/events"
@@ -18,59 +19,331 @@ import (
 // every movement with encoding/json was most of pass 1's time); size_test.go
 // checks it against encoding/json on every field, and fails when
 // events.Movement gains a field this code does not know.
+//
+// A statement repeats values: the account, broker, kind and currency of
+// every movement, the notes and amounts of the contracts of one row, the
+// shared decimals of the parser. The sizer remembers the last value of each
+// string and decimal field with its size and hash, and reuses them when the
+// next movement has the same value (an equal string, or the same decimal:
+// same coefficient pointer and exponent).
 type sizer struct {
-	h    maphash.Hash
+	seed maphash.Seed
 	fast bool // the decimal package prints decimals in its default form
+	strs [nStrFields]strMemo
+	decs [nDecFields]decMemo
+
+	// Size-only memos, for movements measured with a row key.
+	sizes    [nSizeFields]strMemo
+	decSizes [nDecFields]decMemo
+
+	// The last movement's measure without its ID and Part.
+	base      sizeAcc
+	baseHash  uint64
+	baseOK    bool
+	baseKeyed bool // measured with a row key: size only
 }
 
+type strMemo struct {
+	v    string
+	n    int // JSON size, quotes included
+	h    uint64
+	used bool
+}
+
+type decMemo struct {
+	d    decimal.Decimal
+	n    int // JSON size, quotes included; 0 for zero (omitted)
+	h    uint64
+	used bool
+}
+
+// String fields with a memo slot: those that are the same in every
+// movement of a statement.
+const (
+	fAccount = iota
+	fBroker
+	nStrFields
+)
+
+// String fields by size memo slot.
+const (
+	sAccount = iota
+	sBroker
+	sKind
+	sOffset
+	sCurrency
+	sTicker
+	sCashType
+	sCode
+	sOptionType
+	sFromCurrency
+	sNotes
+	nSizeFields
+)
+
+// Decimal fields, by memo slot.
+
+const (
+	fQuantity = iota
+	fPrice
+	fAmount
+	fCommissions
+	fFees
+	fStrike
+	fNewStrike
+	fPremium
+	fNetPremium
+	fMultiplier
+	fAmountChanged
+	nDecFields
+)
+
 func newSizer(seed maphash.Seed) *sizer {
-	s := &sizer{fast: !decimal.MarshalJSONWithoutQuotes && decimal.TrimTrailingZeros && !decimal.UseScientificNotation}
-	s.h.SetSeed(seed)
+	s := &sizer{seed: seed, fast: !decimal.MarshalJSONWithoutQuotes && decimal.TrimTrailingZeros && !decimal.UseScientificNotation}
+	for i := range s.sizes {
+		s.sizes[i].n = jsonStringLen("")
+	}
 	return s
+}
+
+// digestMul is an odd 64-bit constant (2^64 / golden ratio).
+const digestMul = 0x9e3779b97f4a7c15
+
+// mix adds x to the running digest h.
+func mix(h, x uint64) uint64 { return bits.RotateLeft64(h^x, 23) * digestMul }
+
+// fmix64 is MurmurHash3's finaliser: every bit of h affects every bit of
+// the result.
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// standardIDLen is the size of the movement ID a parser leaves out under
+// [parsers.Options.NoIDs]: "<32 hex>:<kind>:<part>", quoted.
+func standardIDLen(m *events.Movement) int {
+	return 32 + 1 + jsonStringLen(string(m.Kind)) + 1 + intLen(int64(m.Part))
 }
 
 // measure returns the encoded size of m and a digest of its values. Within
 // one seed, equal movements have equal digests.
-func (s *sizer) measure(m *events.Movement) (size int, digest uint64, err error) {
-	s.h.Reset()
+//
+// rowKey is the record's [parsers.Record.RowKey]. When it is 0 the digest
+// hashes every field. When it is set it is a digest of the input the
+// record's movements were made of, so the digest is that key with the
+// movement's place (Line, Seq, Part, Time) and the values are only
+// measured, not hashed; the ID, which a scan under [parsers.Options.NoIDs]
+// leaves out (m.ID == ""), is then measured at its standard size. Either
+// way a scan with IDs and one without give the same sizes and digests.
+//
+// prev, when not nil, is the movement measured just before m: when the two
+// differ only in ID and Part (the option contracts of one row), m's
+// measure is derived from prev's.
+func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement) (size int, digest uint64, err error) {
 	if !s.fast {
-		b, err := json.Marshal(m)
-		if err != nil {
+		return s.measureJSON(m, rowKey)
+	}
+	keyed := rowKey != 0
+	if prev == nil || !s.baseOK || s.baseKeyed != keyed || !sameButIDAndPart(m, prev) {
+		if keyed {
+			s.base, s.baseHash = s.sizeBase(m), 0
+		} else {
+			s.base, s.baseHash = s.measureBase(m)
+		}
+		s.baseOK, s.baseKeyed = true, keyed
+	}
+	a := s.base
+	if m.Part != 0 { // omitempty
+		a.member("part", intLen(int64(m.Part)))
+	}
+	if keyed {
+		if m.ID == "" {
+			a.member("id", standardIDLen(m))
+		} else {
+			a.member("id", jsonStringLen(m.ID))
+		}
+		h := mix(mix(mix(mix(rowKey, uint64(m.Line)), uint64(m.Seq)), uint64(m.Part)), uint64(m.Time))
+		return a.total(), fmix64(h), nil
+	}
+	h := mix(s.baseHash, uint64(m.Part))
+	var id sizeAcc
+	h = s.str(&id, h, -1, "id", m.ID, false)
+	a.n += id.n
+	a.members += id.members
+	return a.total(), fmix64(h), nil
+}
+
+// sizeBase is the size of every field of m but ID and Part.
+func (s *sizer) sizeBase(m *events.Movement) sizeAcc {
+	var a sizeAcc
+	a.member("account", s.strLen(sAccount, m.Account))
+	a.member("broker", s.strLen(sBroker, m.Broker))
+	a.member("kind", s.strLen(sKind, string(m.Kind)))
+	s.wallTime(&a, 0, "time", m.Time)
+	if m.Offset != "" {
+		a.member("offset", s.strLen(sOffset, m.Offset))
+	}
+	if m.Seq != 0 {
+		a.member("seq", intLen(int64(m.Seq)))
+	}
+	if m.Line != 0 {
+		a.member("line", intLen(int64(m.Line)))
+	}
+	a.member("currency", s.strLen(sCurrency, m.Currency))
+	if m.Ticker != "" {
+		a.member("ticker", s.strLen(sTicker, m.Ticker))
+	}
+	if m.CashType != "" {
+		a.member("cash_type", s.strLen(sCashType, string(m.CashType)))
+	}
+	if m.Code != "" {
+		a.member("code", s.strLen(sCode, string(m.Code)))
+	}
+	a.decMember("quantity", s.decLen(fQuantity, m.Quantity))
+	a.decMember("price", s.decLen(fPrice, m.Price))
+	a.decMember("amount", s.decLen(fAmount, m.Amount))
+	a.decMember("commissions", s.decLen(fCommissions, m.Commissions))
+	a.decMember("fees", s.decLen(fFees, m.Fees))
+	if m.OptionType != "" {
+		a.member("option_type", s.strLen(sOptionType, string(m.OptionType)))
+	}
+	a.decMember("strike", s.decLen(fStrike, m.Strike))
+	a.decMember("new_strike", s.decLen(fNewStrike, m.NewStrike))
+	s.date(&a, 0, "expiration", m.Expiration)
+	a.decMember("premium", s.decLen(fPremium, m.Premium))
+	a.decMember("net_premium", s.decLen(fNetPremium, m.NetPremium))
+	a.decMember("multiplier", s.decLen(fMultiplier, m.Multiplier))
+	if m.FromCurrency != "" {
+		a.member("from_currency", s.strLen(sFromCurrency, m.FromCurrency))
+	}
+	a.decMember("amount_changed", s.decLen(fAmountChanged, m.AmountChanged))
+	if m.Notes != "" {
+		a.member("notes", s.strLen(sNotes, m.Notes))
+	}
+	return a
+}
+
+// strLen is jsonStringLen(v), remembered in size memo slot f (newSizer
+// starts each slot at "").
+func (s *sizer) strLen(f int, v string) int {
+	if mm := &s.sizes[f]; v == mm.v {
+		return mm.n
+	}
+	return s.strLenMiss(f, v)
+}
+
+//go:noinline
+func (s *sizer) strLenMiss(f int, v string) int {
+	s.sizes[f] = strMemo{v: v, n: jsonStringLen(v), used: true}
+	return s.sizes[f].n
+}
+
+// decLen is decimalJSONLen(d), remembered in size memo slot f (the zero
+// value of a slot is right for the zero Decimal).
+func (s *sizer) decLen(f int, d decimal.Decimal) int {
+	if mm := &s.decSizes[f]; d == mm.d {
+		return mm.n
+	}
+	return s.decLenMiss(f, d)
+}
+
+//go:noinline
+func (s *sizer) decLenMiss(f int, d decimal.Decimal) int {
+	s.decSizes[f] = decMemo{d: d, n: decimalJSONLen(d), used: true}
+	return s.decSizes[f].n
+}
+
+// decMember adds a decimal member of JSON size n, if it is not left out
+// (n == 0 for a zero).
+func (a *sizeAcc) decMember(key string, n int) {
+	if n > 0 {
+		a.member(key, n)
+	}
+}
+
+// decimalJSONLen is the JSON size of a decimal field: 0 when it is zero
+// (omitted), else its default string form and quotes.
+func decimalJSONLen(d decimal.Decimal) int {
+	if d.IsZero() {
+		return 0
+	}
+	exp := d.Exponent()
+	if exp >= -18 && d.NumDigits() <= 18 {
+		c := d.CoefficientInt64()
+		u, neg := uint64(c), c < 0
+		if neg {
+			u = -u
+		}
+		return 2 + decimalLen(neg, 0, u, exp)
+	}
+	n, _ := measureWide(d)
+	return n
+}
+
+// sameButIDAndPart reports whether a and b have the same values (the same
+// decimal pointers) in every field but ID and Part.
+func sameButIDAndPart(a, b *events.Movement) bool {
+	x := *a
+	x.ID, x.Part = b.ID, b.Part
+	return x == *b
+}
+
+// measureBase measures every field of m but ID and Part.
+func (s *sizer) measureBase(m *events.Movement) (sizeAcc, uint64) {
+	var a sizeAcc
+	var h uint64
+	h = s.str(&a, h, fAccount, "account", m.Account, false)
+	h = s.str(&a, h, fBroker, "broker", m.Broker, false)
+	h = s.str(&a, h, -1, "kind", string(m.Kind), false)
+	h = s.wallTime(&a, h, "time", m.Time)
+	h = s.str(&a, h, -1, "offset", m.Offset, true)
+	h = s.int(&a, h, "seq", m.Seq)
+	h = s.int(&a, h, "line", m.Line)
+	h = s.str(&a, h, -1, "currency", m.Currency, false)
+	h = s.str(&a, h, -1, "ticker", m.Ticker, true)
+	h = s.str(&a, h, -1, "cash_type", string(m.CashType), true)
+	h = s.str(&a, h, -1, "code", string(m.Code), true)
+	h = s.dec(&a, h, fQuantity, "quantity", m.Quantity)
+	h = s.dec(&a, h, fPrice, "price", m.Price)
+	h = s.dec(&a, h, fAmount, "amount", m.Amount)
+	h = s.dec(&a, h, fCommissions, "commissions", m.Commissions)
+	h = s.dec(&a, h, fFees, "fees", m.Fees)
+	h = s.str(&a, h, -1, "option_type", string(m.OptionType), true)
+	h = s.dec(&a, h, fStrike, "strike", m.Strike)
+	h = s.dec(&a, h, fNewStrike, "new_strike", m.NewStrike)
+	h = s.date(&a, h, "expiration", m.Expiration)
+	h = s.dec(&a, h, fPremium, "premium", m.Premium)
+	h = s.dec(&a, h, fNetPremium, "net_premium", m.NetPremium)
+	h = s.dec(&a, h, fMultiplier, "multiplier", m.Multiplier)
+	h = s.str(&a, h, -1, "from_currency", m.FromCurrency, true)
+	h = s.dec(&a, h, fAmountChanged, "amount_changed", m.AmountChanged)
+	h = s.str(&a, h, -1, "notes", m.Notes, true)
+	return a, h
+}
+
+// measureJSON is measure by encoding m with encoding/json, for decimal
+// package settings the field-by-field code does not know.
+func (s *sizer) measureJSON(m *events.Movement, rowKey uint64) (int, uint64, error) {
+	c := *m
+	if rowKey != 0 && c.ID == "" {
+		c.ID = strings.Repeat("0", 32) + ":" + string(c.Kind) + ":" + strconv.Itoa(c.Part)
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("chunker: encode movement %s: %w", m.ID, err)
+	}
+	size := len(b)
+	if rowKey != 0 {
+		c.ID = ""
+		if b, err = json.Marshal(&c); err != nil {
 			return 0, 0, fmt.Errorf("chunker: encode movement %s: %w", m.ID, err)
 		}
-		s.h.Write(b)
-		return len(b), s.h.Sum64(), nil
 	}
-	var a sizeAcc
-	s.str(&a, "id", m.ID, false)
-	s.str(&a, "account", m.Account, false)
-	s.str(&a, "broker", m.Broker, false)
-	s.str(&a, "kind", string(m.Kind), false)
-	s.wallTime(&a, "time", m.Time)
-	s.str(&a, "offset", m.Offset, true)
-	s.int(&a, "seq", m.Seq)
-	s.int(&a, "part", m.Part)
-	s.int(&a, "line", m.Line)
-	s.str(&a, "currency", m.Currency, false)
-	s.str(&a, "ticker", m.Ticker, true)
-	s.str(&a, "cash_type", string(m.CashType), true)
-	s.str(&a, "code", string(m.Code), true)
-	s.dec(&a, "quantity", m.Quantity)
-	s.dec(&a, "price", m.Price)
-	s.dec(&a, "amount", m.Amount)
-	s.dec(&a, "commissions", m.Commissions)
-	s.dec(&a, "fees", m.Fees)
-	s.str(&a, "option_type", string(m.OptionType), true)
-	s.dec(&a, "strike", m.Strike)
-	s.dec(&a, "new_strike", m.NewStrike)
-	s.date(&a, "expiration", m.Expiration)
-	s.dec(&a, "premium", m.Premium)
-	s.dec(&a, "net_premium", m.NetPremium)
-	s.dec(&a, "multiplier", m.Multiplier)
-	s.str(&a, "from_currency", m.FromCurrency, true)
-	s.dec(&a, "amount_changed", m.AmountChanged)
-	s.str(&a, "notes", m.Notes, true)
-	return a.total(), s.h.Sum64(), nil
+	return size, fmix64(mix(maphash.Bytes(s.seed, b), rowKey)), nil
 }
 
 // movementFields are the JSON keys measure writes, in order (size_test.go
@@ -95,24 +368,40 @@ func (a *sizeAcc) member(key string, n int) {
 // total is the object's size: braces, members and the commas between them.
 func (a *sizeAcc) total() int { return 2 + a.n + max(a.members-1, 0) }
 
-func (s *sizer) tag(b byte) { s.h.WriteByte(b) }
-
-func (s *sizer) str(a *sizeAcc, key, v string, omitEmpty bool) {
-	s.h.WriteString(v)
-	s.tag(0xff) // not valid UTF-8: separates strings
-	if omitEmpty && v == "" {
-		return
+// str measures a string field and adds it to the digest. A string of up to
+// eight bytes is its own hash (with its length); a longer one is hashed,
+// and remembered in memo slot f (if f >= 0) for the next movement.
+func (s *sizer) str(a *sizeAcc, h uint64, f int, key, v string, omitEmpty bool) uint64 {
+	var n int
+	var vh uint64
+	switch {
+	case len(v) <= 8:
+		n = jsonStringLen(v)
+		vh = uint64(len(v)) << 56
+		for i := 0; i < len(v); i++ {
+			vh ^= uint64(v[i]) << (8 * i)
+		}
+		vh = mix(vh, uint64(len(v)))
+	case f >= 0:
+		mm := &s.strs[f]
+		if !mm.used || v != mm.v {
+			*mm = strMemo{v: v, n: jsonStringLen(v), h: maphash.String(s.seed, v), used: true}
+		}
+		n, vh = mm.n, mm.h
+	default:
+		n, vh = jsonStringLen(v), maphash.String(s.seed, v)
 	}
-	a.member(key, jsonStringLen(v))
+	if !omitEmpty || v != "" {
+		a.member(key, n)
+	}
+	return mix(h, vh)
 }
 
-func (s *sizer) int(a *sizeAcc, key string, v int) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(v))
-	s.h.Write(b[:])
+func (s *sizer) int(a *sizeAcc, h uint64, key string, v int) uint64 {
 	if v != 0 { // omitempty
 		a.member(key, intLen(int64(v)))
 	}
+	return mix(h, uint64(v))
 }
 
 // Wall times from 0000-01-01T00:00:00 to 9999-12-31T23:59:59 print as 19
@@ -122,10 +411,7 @@ const (
 	maxWall events.WallTime = 253402300799
 )
 
-func (s *sizer) wallTime(a *sizeAcc, key string, w events.WallTime) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(w))
-	s.h.Write(b[:])
+func (s *sizer) wallTime(a *sizeAcc, h uint64, key string, w events.WallTime) uint64 {
 	switch {
 	case w.IsZero(): // MarshalText gives "", and the field has no omitzero
 		a.member(key, 2)
@@ -134,12 +420,10 @@ func (s *sizer) wallTime(a *sizeAcc, key string, w events.WallTime) {
 	default:
 		a.member(key, 2+len(w.String()))
 	}
+	return mix(h, uint64(w))
 }
 
-func (s *sizer) date(a *sizeAcc, key string, d events.Date) {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(d))
-	s.h.Write(b[:])
+func (s *sizer) date(a *sizeAcc, h uint64, key string, d events.Date) uint64 {
 	switch {
 	case d.IsZero(): // omitzero
 	case d > 0 && d/10000 <= 9999:
@@ -147,30 +431,60 @@ func (s *sizer) date(a *sizeAcc, key string, d events.Date) {
 	default:
 		a.member(key, 2+len(d.String()))
 	}
+	return mix(h, uint64(uint32(d)))
 }
 
-func (s *sizer) dec(a *sizeAcc, key string, d decimal.Decimal) {
+// Decimal digest tags: a zero, a coefficient of up to 18 digits, one of up
+// to 128 bits (2 + sign), or the printed form.
+const (
+	decTagZero  = 1 << 40
+	decTagSmall = 2 << 40
+	decTagWide  = 3 << 40
+	decTagText  = 5 << 40
+)
+
+// dec measures a decimal field (memo slot f) and adds it to the digest.
+func (s *sizer) dec(a *sizeAcc, h uint64, f int, key string, d decimal.Decimal) uint64 {
+	mm := &s.decs[f]
+	if !mm.used || d != mm.d {
+		n, dh := s.measureDec(d)
+		*mm = decMemo{d: d, n: n, h: dh, used: true}
+	}
+	if mm.n > 0 {
+		a.member(key, mm.n)
+	}
+	return mix(h, mm.h)
+}
+
+// measureDec returns the JSON size of a decimal field (0 when it is zero
+// and so left out) and a hash of its value.
+func (s *sizer) measureDec(d decimal.Decimal) (int, uint64) {
 	if d.IsZero() { // omitzero
-		s.tag(0)
-		return
+		return 0, decTagZero
 	}
 	exp := d.Exponent()
-	var b [20]byte
-	binary.LittleEndian.PutUint32(b[16:], uint32(exp))
 	if exp >= -18 && d.NumDigits() <= 18 {
 		c := d.CoefficientInt64()
 		u, neg := uint64(c), c < 0
 		if neg {
 			u = -u
 		}
-		binary.LittleEndian.PutUint64(b[:8], uint64(c))
-		s.tag(1)
-		s.h.Write(b[:])
-		a.member(key, 2+decimalLen(neg, 0, u, exp))
-		return
+		return 2 + decimalLen(neg, 0, u, exp), fmix64(mix(mix(decTagSmall|uint64(uint32(exp)), uint64(c)), 0))
 	}
+	n, h := measureWide(d)
+	if h == 0 {
+		h = fmix64(mix(decTagText, maphash.String(s.seed, d.String())))
+	}
+	return n, h
+}
+
+// measureWide measures a decimal whose coefficient may not fit an int64:
+// its JSON size and, when the coefficient fits 128 bits, a hash of its
+// value (else 0).
+func measureWide(d decimal.Decimal) (int, uint64) {
 	// A long coefficient, typically a per-contract division carried to 28
 	// places: up to 128 bits are measured without printing.
+	exp := d.Exponent()
 	c := d.Coefficient()
 	if words := c.Bits(); len(words) <= 2 && bits.UintSize == 64 {
 		var hi, lo uint64
@@ -179,18 +493,11 @@ func (s *sizer) dec(a *sizeAcc, key string, d decimal.Decimal) {
 			hi = uint64(words[1])
 		}
 		if n := decimalLen(c.Sign() < 0, hi, lo, exp); n > 0 {
-			binary.LittleEndian.PutUint64(b[:8], lo)
-			binary.LittleEndian.PutUint64(b[8:16], hi)
-			s.tag(byte(2 + c.Sign()))
-			s.h.Write(b[:])
-			a.member(key, 2+n)
-			return
+			tag := uint64(decTagWide + (1+c.Sign())<<40)
+			return 2 + n, fmix64(mix(mix(tag|uint64(uint32(exp)), lo), hi))
 		}
 	}
-	str := d.String()
-	s.tag(4)
-	s.h.WriteString(str)
-	a.member(key, 2+len(str))
+	return 2 + len(d.String()), 0
 }
 
 // decimalLen is the length of the default string form of the decimal with
@@ -288,10 +595,27 @@ var jsonExtra = func() (t [256]uint8) {
 const jsonNonASCII = 0xff
 
 // jsonStringLen is the size of s as encoding/json writes it, quotes
-// included, with HTML escaping (as json.Marshal does).
+// included, with HTML escaping (as json.Marshal does). Eight bytes at a
+// time, it skips the words that need no escaping.
 func jsonStringLen(s string) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+		low7 = 0x7f7f7f7f7f7f7f7f
+	)
+	// has0 marks (0x80) the zero bytes of x.
+	has0 := func(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&high != 0 || (w-0x20*ones)&^w&high != 0 || // non-ASCII, control
+			has0(w^'"'*ones)|has0(w^'\\'*ones)|has0(w^'<'*ones)|has0(w^'>'*ones)|has0(w^'&'*ones) != 0 {
+			break
+		}
+	}
 	n := 2 + len(s)
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		x := jsonExtra[s[i]]
 		if x != jsonNonASCII {
 			n += int(x)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/foliostream/foliostream/events"
@@ -34,7 +35,7 @@ func checkSize(t *testing.T, sz *sizer, m *events.Movement) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := sz.measure(m)
+	got, _, err := sz.measure(m, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +100,26 @@ func FuzzSize(f *testing.F) {
 			return
 		}
 		sz := newSizer(maphash.MakeSeed())
-		checkSize(t, sz, &events.Movement{ID: s, Notes: s, Time: events.WallTime(w), Seq: n, Amount: d, Fees: d.Neg(),
-			Expiration: events.Date(day)})
+		m := events.Movement{ID: s, Notes: s, Time: events.WallTime(w), Seq: n, Amount: d, Fees: d.Neg(),
+			Expiration: events.Date(day)}
+		checkSize(t, sz, &m)
+		// Keyed, and with the ID left out: measured at the standard form.
+		want, err := json.Marshal(&m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := sz.measure(&m, 1, nil); m.ID != "" && got != len(want) {
+			t.Errorf("keyed size %d, encoding/json %d: %s", got, len(want), want)
+		}
+		m.ID = ""
+		std := m
+		std.ID = strings.Repeat("f", 32) + ":" + string(m.Kind) + ":" + strconv.Itoa(m.Part)
+		if want, err = json.Marshal(&std); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := sz.measure(&m, 1, nil); got != len(want) {
+			t.Errorf("size without ID %d, encoding/json with a standard ID %d: %s", got, len(want), want)
+		}
 	})
 }
 
@@ -132,9 +151,9 @@ func TestDigest(t *testing.T) {
 		NetPremium: decimal.RequireFromString("0.3333333333333333333333333333"), Multiplier: decimal.New(10, 0),
 		FromCurrency: "f", AmountChanged: decimal.New(11, 0), Notes: "n",
 	}
-	_, d0, _ := sz.measure(&base)
+	_, d0, _ := sz.measure(&base, 0, nil)
 	copied := base
-	if _, d, _ := newSizer(seed).measure(&copied); d != d0 {
+	if _, d, _ := newSizer(seed).measure(&copied, 0, nil); d != d0 {
 		t.Errorf("equal movements, different digests")
 	}
 	// Any change of any field changes the digest.
@@ -155,7 +174,7 @@ func TestDigest(t *testing.T) {
 				t.Fatalf("field %s: extend this test", v.Type().Field(i).Name)
 			}
 		}
-		if _, d, _ := sz.measure(&changed); d == d0 {
+		if _, d, _ := sz.measure(&changed, 0, nil); d == d0 {
 			t.Errorf("digest ignores field %s", v.Type().Field(i).Name)
 		}
 	}
@@ -163,7 +182,7 @@ func TestDigest(t *testing.T) {
 	a, b := base, base
 	a.ID, a.Account = "ab", ""
 	b.ID, b.Account = "a", "b"
-	if _, da, _ := sz.measure(&a); func() bool { _, db, _ := sz.measure(&b); return da == db }() {
+	if _, da, _ := sz.measure(&a, 0, nil); func() bool { _, db, _ := sz.measure(&b, 0, nil); return da == db }() {
 		t.Errorf("digest does not separate fields")
 	}
 }
@@ -180,6 +199,128 @@ func TestUintLen(t *testing.T) {
 			if got, want := uintLen(u), len(strconv.FormatUint(u, 10)); got != want {
 				t.Errorf("uintLen(%d) = %d, want %d", u, got, want)
 			}
+		}
+	}
+}
+
+// sampleRecords scans every sample with IDs and keeps its records.
+func sampleRecords(t *testing.T) []parsers.Record {
+	t.Helper()
+	var recs []parsers.Record
+	for _, path := range samples(t) {
+		data := readFile(t, path)
+		a := analyzeBytes(t, data, Config{})
+		err := mustParser(t, a.Broker).Scan(bytes.NewReader(data), parsers.Options{Account: testAccount}, func(r *parsers.Record) error {
+			c := *r
+			c.Movements = slices.Clone(r.Movements)
+			recs = append(recs, c)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
+}
+
+// TestMeasureWithRowKey checks the measure of a movement of a keyed
+// record: its size is exact with or without its ID (left out, it is
+// measured at its standard size), and its digest is the row key with the
+// movement's place, whatever the ID.
+func TestMeasureWithRowKey(t *testing.T) {
+	seed := maphash.MakeSeed()
+	sz, bare := newSizer(seed), newSizer(seed)
+	n := 0
+	for _, rec := range sampleRecords(t) {
+		for i := range rec.Movements {
+			m := rec.Movements[i]
+			want, err := json.Marshal(&m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size, d1, _ := sz.measure(&m, 12345, nil)
+			if size != len(want) {
+				t.Fatalf("keyed size %d, encoding/json %d: %s", size, len(want), want)
+			}
+			noID := m
+			noID.ID = ""
+			size2, d2, _ := bare.measure(&noID, 12345, nil)
+			if size2 != len(want) || d2 != d1 {
+				t.Fatalf("without its ID: size %d digest %x, with it %d %x (%s)", size2, d2, size, d1, m.ID)
+			}
+			for _, change := range []func(*events.Movement) uint64{
+				func(*events.Movement) uint64 { return 12346 },
+				func(c *events.Movement) uint64 { c.Line++; return 12345 },
+				func(c *events.Movement) uint64 { c.Seq++; return 12345 },
+				func(c *events.Movement) uint64 { c.Part++; return 12345 },
+				func(c *events.Movement) uint64 { c.Time++; return 12345 },
+			} {
+				c := m
+				key := change(&c)
+				if _, d, _ := sz.measure(&c, key, nil); d == d1 {
+					t.Fatalf("digest ignores a change of key or place: %+v", c)
+				}
+			}
+			n++
+		}
+	}
+	if n < 1000 {
+		t.Errorf("checked only %d movements", n)
+	}
+}
+
+// TestMeasureFromPrevious checks that measuring a record's movements with
+// the previous one given (the shortcut for option contracts) gives what a
+// measure from scratch gives, keyed or not.
+func TestMeasureFromPrevious(t *testing.T) {
+	seed := maphash.MakeSeed()
+	for _, key := range []uint64{0, 777} {
+		sz := newSizer(seed)
+		shortcuts := 0
+		for _, rec := range sampleRecords(t) {
+			var prev *events.Movement
+			for i := range rec.Movements {
+				m := &rec.Movements[i]
+				size, digest, _ := sz.measure(m, key, prev)
+				want, wantDigest, _ := newSizer(seed).measure(m, key, nil)
+				if size != want || digest != wantDigest {
+					t.Fatalf("key %d: measure from previous %d %x, from scratch %d %x: %+v", key, size, digest, want, wantDigest, m)
+				}
+				if prev != nil && sameButIDAndPart(m, prev) {
+					shortcuts++
+				}
+				prev = m
+			}
+		}
+		if shortcuts < 100 {
+			t.Errorf("key %d: the shortcut served only %d movements", key, shortcuts)
+		}
+	}
+}
+
+// TestSameButIDAndPart fails when a field is not compared.
+func TestSameButIDAndPart(t *testing.T) {
+	base := events.Movement{ID: "a", Part: 1, Notes: "n", Amount: decimal.New(1, 0)}
+	v := reflect.ValueOf(&base).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		c := base
+		f := reflect.ValueOf(&c).Elem().Field(i)
+		switch x := f.Interface().(type) {
+		case decimal.Decimal:
+			f.Set(reflect.ValueOf(x.Add(decimal.New(1, 0))))
+		default:
+			switch f.Kind() {
+			case reflect.String:
+				f.SetString(f.String() + "x")
+			case reflect.Int, reflect.Int32, reflect.Int64:
+				f.SetInt(f.Int() + 1)
+			default:
+				t.Fatalf("field %s: extend this test", name)
+			}
+		}
+		if got, want := sameButIDAndPart(&c, &base), name == "ID" || name == "Part"; got != want {
+			t.Errorf("field %s changed: sameButIDAndPart = %v", name, got)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -24,9 +25,20 @@ func (f *Fingerprint) Reset() { f.buf = f.buf[:0] }
 
 // Raw adds a field exactly as given.
 func (f *Fingerprint) Raw(s string) {
-	f.buf = strconv.AppendInt(f.buf, int64(len(s)), 10)
-	f.buf = append(f.buf, ':')
+	f.buf = appendLenPrefix(f.buf, len(s))
 	f.buf = append(f.buf, s...)
+}
+
+// appendLenPrefix appends n in decimal and a colon.
+func appendLenPrefix(b []byte, n int) []byte {
+	switch {
+	case n < 10:
+		return append(b, byte('0'+n), ':')
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10), ':')
+	}
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, ':')
 }
 
 // Text adds a text field: trimmed, runs of white space collapsed to one space,
@@ -139,9 +151,14 @@ func (o *Occurrences) Unordered() bool { return o.unordered }
 
 // Next records a row and returns its occurrence index and its Seq.
 func (o *Occurrences) Next(fp [32]byte, scope string, t events.WallTime) (k, seq int) {
-	key := binary.LittleEndian.Uint64(fp[:8])
+	return o.next(binary.LittleEndian.Uint64(fp[:8]), scope, t)
+}
+
+// next is Next with the fingerprint given by a 64-bit key: rows are the
+// same when their keys are.
+func (o *Occurrences) next(key uint64, scope string, t events.WallTime) (k, seq int) {
 	if o.windowed && !o.unordered {
-		if k, seq, ok := o.nextWindowed(key, scope, t); ok {
+		if k, seq, ok := o.nextWindowed(key, true, scope, t); ok {
 			return k, seq
 		}
 	}
@@ -157,9 +174,28 @@ func (o *Occurrences) Next(fp [32]byte, scope string, t events.WallTime) (k, seq
 	return k, seq
 }
 
+// nextSeq is next for a scan that does not use occurrence indexes (no
+// IDs): it keeps only what Seq and Unordered need. A scan uses either next
+// or nextSeq.
+func (o *Occurrences) nextSeq(scope string, t events.WallTime) (seq int) {
+	if o.windowed && !o.unordered {
+		if _, seq, ok := o.nextWindowed(0, false, scope, t); ok {
+			return seq
+		}
+	}
+	if o.times == nil {
+		o.times = make(map[timeKey]uint32, 1024)
+	}
+	tk := timeKey{scope, t}
+	seq = int(o.times[tk])
+	o.times[tk]++
+	return seq
+}
+
 // nextWindowed serves a row from its scope's window; ok is false when the row
-// breaks time order, after the windows were moved into the full index.
-func (o *Occurrences) nextWindowed(key uint64, scope string, t events.WallTime) (k, seq int, ok bool) {
+// breaks time order, after the windows were moved into the full index. It
+// counts the row's key only if counted.
+func (o *Occurrences) nextWindowed(key uint64, counted bool, scope string, t events.WallTime) (k, seq int, ok bool) {
 	if o.win == nil || scope != o.scope {
 		o.switchScope(scope, t)
 	}
@@ -176,11 +212,15 @@ func (o *Occurrences) nextWindowed(key uint64, scope string, t events.WallTime) 
 			o.toFull()
 			return 0, 0, false
 		}
-		clear(w.prints)
+		if len(w.prints) > 0 {
+			clear(w.prints)
+		}
 		w.cur, w.seq = t, 0
 	}
-	k = int(w.prints[key])
-	w.prints[key]++
+	if counted {
+		k = int(w.prints[key])
+		w.prints[key]++
+	}
 	seq = int(w.seq)
 	w.seq++
 	return k, seq, true
@@ -241,20 +281,73 @@ func (o *Occurrences) toFull() {
 // RowID returns the row ID of §6.2.5: hex(SHA-256(account 0x1F fingerprint-hex
 // 0x1F k)) cut to 32 hex characters.
 func RowID(account string, fp [32]byte, k int) string {
-	var buf [64 + 2 + 20]byte
-	b := buf[:0]
-	h := sha256.New()
-	h.Write([]byte(account))
+	id := rowIDHex(account, fp, k)
+	return string(id[:])
+}
+
+// rowIDHex is RowID as bytes, without allocating for accounts of up to 64
+// bytes (every valid account).
+func rowIDHex(account string, fp [32]byte, k int) [32]byte {
+	var buf [64 + 1 + 64 + 1 + 20]byte
+	b := append(buf[:0], account...)
 	b = append(b, 0x1f)
 	b = hex.AppendEncode(b, fp[:])
 	b = append(b, 0x1f)
 	b = strconv.AppendInt(b, int64(k), 10)
-	h.Write(b)
-	var sum [32]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(b)
+	var id [32]byte
+	hex.Encode(id[:], sum[:16])
+	return id
 }
 
 // MovementID returns "<row id>:<kind>:<part>" (§6.2.6).
 func MovementID(rowID string, kind events.Kind, part int) string {
 	return rowID + ":" + string(kind) + ":" + strconv.Itoa(part)
+}
+
+// appendMovementID appends "<row id>:<kind>:<part>" to b.
+func appendMovementID(b []byte, rowID *[32]byte, kind events.Kind, part int) []byte {
+	b = append(b, rowID[:]...)
+	b = append(b, ':')
+	b = append(b, kind...)
+	b = append(b, ':')
+	if part < 10 {
+		return append(b, byte('0'+part))
+	}
+	return strconv.AppendInt(b, int64(part), 10)
+}
+
+// textKey is a 64-bit hash of s, much cheaper than SHA-256 and the same on
+// every platform and in every run. Two different texts share a key with
+// probability 2^-64.
+func textKey(s string) uint64 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
+	h := uint64(len(s)) * m1
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		h = bits.RotateLeft64(h^load64(s, i), 29) * m2
+	}
+	var t uint64
+	for j := len(s) - 1; j >= i; j-- {
+		t = t<<8 | uint64(s[j])
+	}
+	return mix64(h ^ t)
+}
+
+// mix64 is MurmurHash3's 64-bit finaliser.
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// nonZero returns k, or 1 for 0 (a Record.RowKey of 0 means none).
+func nonZero(k uint64) uint64 {
+	if k == 0 {
+		return 1
+	}
+	return k
 }

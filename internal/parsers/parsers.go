@@ -131,6 +131,16 @@ type Record struct {
 	Movements []events.Movement
 	Err       *RowError
 	Ignored   string
+	// RowKey, when not 0, is a 64-bit digest of the input the record's
+	// movements are made of (for a data row: its fields; for a derived
+	// record: the rows it is derived from). Every scan of the same
+	// statement gives a record the same RowKey, with or without
+	// [Options.NoIDs]; a record made of other input gets another one
+	// (but with probability 2^-64). With the movements' Line, Seq and Part
+	// it determines their values, all but their IDs, whose occurrence
+	// index also depends on the earlier rows. A parser that honours NoIDs
+	// sets it.
+	RowKey uint64
 }
 
 // Options configure a scan.
@@ -143,6 +153,12 @@ type Options struct {
 	// must bound memory passes [NewWindowedOccurrences] and checks
 	// Index.Unordered() after the scan.
 	Index *Occurrences
+	// NoIDs asks for movements without IDs (Movement.ID == ""), for a
+	// caller that needs only their sizes: an ID is always
+	// "<32 hex>:<kind>:<part>". It saves the work of identity (the
+	// fingerprints and their SHA-256); Seq and [Record.RowKey] are the
+	// same as without it. A parser may ignore it and set IDs anyway.
+	NoIDs bool
 }
 
 // Parser reads one broker's statements.

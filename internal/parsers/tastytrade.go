@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -51,8 +50,10 @@ func (Tastytrade) Broker() string { return events.BrokerTastytrade }
 
 // Scan implements Parser.
 //
-// Reading: RFC 4180 (encoding/csv), a leading UTF-8 BOM removed, blank lines
-// skipped, every field trimmed; Line is the real 1-based line of the file. An
+// Reading: RFC 4180, exactly as encoding/csv reads it (the same records and
+// errors, by a faster reader of this package), a leading UTF-8 BOM removed,
+// blank lines skipped, every field trimmed; Line is the real 1-based line
+// of the file. An
 // empty file returns [ErrEmpty]; a header that is not one of the two layouts
 // returns an error wrapping [ErrBadHeader]; a header with no data rows is a
 // valid, empty statement. A record (a quoted field may span lines) that
@@ -74,9 +75,11 @@ func (Tastytrade) Broker() string { return events.BrokerTastytrade }
 // RowID(account, fingerprint of ("tastytrade-strike-adjustment", "1",
 // closing row ID, opening row ID), 0). Seq counts, in file order, the
 // earlier rows of the same wall-clock second that parse (row errors do not
-// count, ignored rows do).
+// count, ignored rows do). Under [Options.NoIDs] no fingerprint is made and
+// IDs are left empty. [Record.RowKey] is a 64-bit hash of the row's fields
+// as read (of the two rows, for a strike adjustment).
 func (Tastytrade) Scan(r io.Reader, opts Options, fn func(*Record) error) error {
-	s := ttScanner{account: opts.Account, fn: fn, occ: opts.Index}
+	s := &ttScanner{account: opts.Account, noIDs: opts.NoIDs, fn: fn, occ: opts.Index}
 	if s.occ == nil {
 		s.occ = &Occurrences{}
 	}
@@ -156,10 +159,13 @@ type ttRow struct {
 	strike            ttOpt
 	expiration        events.Date
 
-	// The canonical text of each number (spec/parsers.md §6.2.2), in
-	// column order Value, Quantity, Average Price, Commissions, Fees,
-	// Multiplier, Strike Price; "" when an optional one is absent.
-	canon [7]string
+	// The text of each number for the fingerprint, in column order
+	// Value, Quantity, Average Price, Commissions, Fees, Multiplier, Strike
+	// Price: its canonical text (spec/parsers.md §6.2.2; "" when an
+	// optional one is absent), or, when bit i of canonNum is set, the
+	// number as written, canonicalised as it is added.
+	canon    [7]string
+	canonNum uint8
 
 	class ttClass
 	code  events.TradeCode // ttClassTrade
@@ -169,10 +175,11 @@ type ttRow struct {
 
 type ttScanner struct {
 	account string
+	noIDs   bool
 	fn      func(*Record) error
 
 	guard  ttGuard
-	cr     *csv.Reader
+	cr     *csvReader
 	legacy bool // 20-column layout
 	width  int
 	// nextLine is the line after the last record read: where the next
@@ -185,14 +192,22 @@ type ttScanner struct {
 	moves   []events.Movement
 	special []ttSpecial
 	row     ttRow
+	dec     decCache
+	idBuf   []byte
+	// The row being converted: its ID (nil under NoIDs) and RowKey.
+	rowID    *[32]byte
+	rowIDBuf [32]byte
+	rowKey   uint64
+
+	// The day of the last date-time read (parseDateTime).
+	dayText string
+	days    int64
+	dayYear int
 
 	lastUTC      int64
-	lastUTCText  string
-	lastDate     events.Date
-	lastDateText string
-	// The Symbol column of options has runs of spaces; rows come in runs
-	// of the same symbol.
-	lastSymbol, lastSymbolText string
+	lastUTCDay   int64  // days since 1970-01-01 of lastUTC
+	lastUTCText  []byte // "20:YYYY-MM-DDTHH:MM:SSZ" of lastUTC
+	lastUTCPlain bool   // lastUTCText has that form (a year of 0000-9999)
 }
 
 func (s *ttScanner) colName(i int) string {
@@ -211,75 +226,83 @@ func (s *ttScanner) currencyIndex() int {
 
 func (s *ttScanner) scan(r io.Reader) error {
 	s.guard.r = r
-	s.cr = csv.NewReader(&s.guard)
-	s.cr.FieldsPerRecord = -1
-	s.cr.ReuseRecord = true
+	s.cr = newCSVReader(&s.guard)
 
 	if err := s.readHeader(); err != nil {
 		return err
 	}
 	for {
-		fields, err := s.cr.Read()
+		err := s.cr.next()
 		end := s.cr.InputOffset()
 		s.guard.mark(end)
 		if err == io.EOF {
 			break
 		}
-		var pe *csv.ParseError
-		switch {
-		case errors.Is(err, errTTRecordTooLong):
-			line := s.nextLine
-			if len(fields) > 0 {
-				line, _ = s.cr.FieldPos(0)
-			}
-			if err := s.emitError(line, "", "", fmt.Errorf("%w: the record starting here is longer than %d bytes (an unterminated quote?); the rest of the file was not read", ErrLineTooLong, ttMaxRecordBytes)); err != nil {
-				return err
-			}
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return fmt.Errorf("parsers: tastytrade: read after line %d: %w", line, err)
-			}
-			return s.finish()
-		case errors.As(err, &pe):
-			s.nextLine = pe.Line + 1
-			switch {
-			case s.guard.cutBefore(end):
-				err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: longer than %d bytes", ErrLineTooLong, MaxLineBytes))
-			case pe.Line != pe.StartLine:
-				err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: %v (a quoted field from line %d to line %d, column %d)",
-					ErrMalformedCSV, pe.Err, pe.StartLine, pe.Line, pe.Column))
-			default:
-				err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: %v (column %d)", ErrMalformedCSV, pe.Err, pe.Column))
-			}
-			if err != nil {
+		if err != nil {
+			done, err := s.readError(r, err, end)
+			if done || err != nil {
 				return err
 			}
 			continue
-		case err != nil:
-			return fmt.Errorf("parsers: tastytrade: read after line %d: %w", s.nextLine-1, err)
 		}
-		line := s.advance(fields)
+		line := s.advance()
 		if s.guard.cutBefore(end) {
 			if err := s.emitError(line, "", "", fmt.Errorf("%w: longer than %d bytes", ErrLineTooLong, MaxLineBytes)); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(fields) == 1 && strings.TrimSpace(fields[0]) == "" {
+		if s.cr.nfields() == 1 && strings.TrimSpace(s.cr.field(0)) == "" {
 			continue // a blank line
 		}
-		if err := s.handle(line, fields); err != nil {
+		if err := s.handle(line); err != nil {
 			return err
 		}
 	}
 	return s.finish()
 }
 
+// readError handles an error of the CSV reader, whose record ends at input
+// offset end: a row error, or the end of the scan (done) with the scan's
+// result.
+func (s *ttScanner) readError(r io.Reader, err error, end int64) (done bool, _ error) {
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, errTTRecordTooLong):
+		line := s.nextLine
+		if s.cr.nfields() > 0 {
+			line, _ = s.cr.FieldPos(0)
+		}
+		if err := s.emitError(line, "", "", fmt.Errorf("%w: the record starting here is longer than %d bytes (an unterminated quote?); the rest of the file was not read", ErrLineTooLong, ttMaxRecordBytes)); err != nil {
+			return true, err
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return true, fmt.Errorf("parsers: tastytrade: read after line %d: %w", line, err)
+		}
+		return true, s.finish()
+	case errors.As(err, &pe):
+		s.nextLine = pe.Line + 1
+		switch {
+		case s.guard.cutBefore(end):
+			err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: longer than %d bytes", ErrLineTooLong, MaxLineBytes))
+		case pe.Line != pe.StartLine:
+			err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: %v (a quoted field from line %d to line %d, column %d)",
+				ErrMalformedCSV, pe.Err, pe.StartLine, pe.Line, pe.Column))
+		default:
+			err = s.emitError(pe.StartLine, "", "", fmt.Errorf("%w: %v (column %d)", ErrMalformedCSV, pe.Err, pe.Column))
+		}
+		return err != nil, err
+	}
+	return true, fmt.Errorf("parsers: tastytrade: read after line %d: %w", s.nextLine-1, err)
+}
+
 // advance returns the first line of the record just read and notes the line
 // after it (for errors that come with no position).
-func (s *ttScanner) advance(fields []string) int {
+func (s *ttScanner) advance() int {
+	n := s.cr.nfields()
 	line, _ := s.cr.FieldPos(0)
-	last, _ := s.cr.FieldPos(len(fields) - 1)
-	s.nextLine = last + strings.Count(fields[len(fields)-1], "\n") + 1
+	last, _ := s.cr.FieldPos(n - 1)
+	s.nextLine = last + strings.Count(s.cr.field(n-1), "\n") + 1
 	return line
 }
 
@@ -302,7 +325,7 @@ func (s *ttScanner) readHeader() error {
 			}
 			return fmt.Errorf("parsers: tastytrade: read header: %w", err)
 		}
-		line := s.advance(fields)
+		line := s.advance()
 		if s.guard.cutBefore(end) {
 			return fmt.Errorf("parsers: tastytrade: %w: line %d is longer than %d bytes", ErrBadHeader, line, MaxLineBytes)
 		}
@@ -352,116 +375,165 @@ func (s *ttScanner) emitIgnored(line int, reason string) error {
 }
 
 // handle turns one data record into its Record.
-func (s *ttScanner) handle(line int, fields []string) error {
+func (s *ttScanner) handle(line int) error {
 	row := &s.row
-	if rerr := s.read(row, line, fields); rerr != nil {
+	if rerr := s.read(row, line); rerr != nil {
 		return s.emitError(line, rerr.Column, rerr.Value, rerr.Err)
+	}
+	// RowKey is the record's key: a change to any of its fields changes
+	// it, and it is the same with and without IDs.
+	key := nonZero(s.cr.key())
+	if s.noIDs {
+		// No fingerprint: Seq needs only the time, and the occurrence
+		// index (by the record's key here) is not used.
+		seq := s.occ.nextSeq("", row.dt.wall)
+		return s.convert(row, nil, key, seq)
 	}
 	s.fingerprint(row)
 	fp := s.fp.Sum()
 	k, seq := s.occ.Next(fp, "", row.dt.wall)
-	rowID := RowID(s.account, fp, k)
-	return s.convert(row, rowID, seq)
+	s.rowIDBuf = rowIDHex(s.account, fp, k)
+	return s.convert(row, &s.rowIDBuf, key, seq)
 }
 
 // read validates fields into row. Checks run in a fixed order: width, Date,
 // Type / Sub Type, the numbers, Expiration Date.
-func (s *ttScanner) read(row *ttRow, line int, fields []string) *RowError {
-	if len(fields) < s.width {
-		return &RowError{Column: s.colName(len(fields)), Value: truncate(strings.Join(fields, ","), 200),
-			Err: fmt.Errorf("%w: %d fields, want %d", ErrShortRow, len(fields), s.width)}
+func (s *ttScanner) read(row *ttRow, line int) *RowError {
+	cr := s.cr
+	if n := cr.nfields(); n < s.width {
+		return &RowError{Column: s.colName(n), Value: truncate(strings.Join(cr.fields(), ","), 200),
+			Err: fmt.Errorf("%w: %d fields, want %d", ErrShortRow, n, s.width)}
 	}
-	for i, v := range fields[:s.width] {
-		if !utf8.ValidString(v) {
-			return &RowError{Column: s.colName(i), Value: v, Err: ErrInvalidUTF8}
+	// Every field is a substring of the record's text: if that is valid
+	// UTF-8, so is each field.
+	if !utf8.ValidString(cr.text()) {
+		for i := range s.width {
+			if v := cr.field(i); !utf8.ValidString(v) {
+				return &RowError{Column: s.colName(i), Value: v, Err: ErrInvalidUTF8}
+			}
 		}
 	}
-	f := func(i int) string { return strings.TrimSpace(fields[i]) }
 	*row = ttRow{line: line}
 
-	date := f(ttDate)
-	dt, ok := ttParseDateTime(date)
-	if !ok || !plausibleYear(dt.wall.Time().Year()) {
+	date := cr.trimmed(ttDate)
+	dt, ok := s.parseDateTime(date)
+	if !ok || !plausibleYear(dt.year) {
 		return &RowError{Column: s.colName(ttDate), Value: date, Err: ErrBadDate}
 	}
 	row.dt = dt
 
-	row.typ, row.subType = f(ttType), f(ttSubType)
+	row.typ, row.subType = cr.trimmed(ttType), cr.trimmed(ttSubType)
 	if rerr := s.classify(row); rerr != nil {
 		return rerr
 	}
-	row.action = f(ttAction)
-	row.symbol = f(ttSymbol)
-	row.instrument = f(ttInstrument)
-	row.description = f(ttDescription)
-	row.root = f(ttRoot)
-	row.underlying = f(ttUnderlying)
-	row.callPut = f(ttCallPut)
-	row.order = f(ttOrder)
-	row.currency = f(s.currencyIndex())
+	row.action = cr.trimmed(ttAction)
+	row.symbol = cr.trimmed(ttSymbol)
+	row.instrument = cr.trimmed(ttInstrument)
+	row.description = cr.trimmed(ttDescription)
+	row.root = cr.trimmed(ttRoot)
+	row.underlying = cr.trimmed(ttUnderlying)
+	row.callPut = cr.trimmed(ttCallPut)
+	row.order = cr.trimmed(ttOrder)
+	row.currency = cr.trimmed(s.currencyIndex())
 	if row.currency == "" {
 		row.currency = "USD"
 	}
 
-	for _, c := range [...]struct {
-		i     int
-		dst   *decimal.Decimal
-		canon *string
-		abs   bool
-	}{
-		{ttValue, &row.value, &row.canon[0], false}, {ttQuantity, &row.quantity, &row.canon[1], false},
-		{ttCommissions, &row.commissions, &row.canon[3], true}, {ttFees, &row.fees, &row.canon[4], true},
-	} {
-		v := f(c.i)
-		if v == "" || v == "--" {
-			*c.canon = "0"
-			continue
-		}
-		if v == "1" {
-			*c.dst, *c.canon = ttOne, "1"
-			continue
-		}
-		d, ok := ttParseNumber(v, c.abs)
-		if !ok {
-			return &RowError{Column: s.colName(c.i), Value: v, Err: ErrBadNumber}
-		}
-		*c.dst, *c.canon = d, ttCanonNumber(v)
+	if rerr := s.number(row, cr.trimmed(ttValue), ttValue, 0, &row.value, false); rerr != nil {
+		return rerr
 	}
-	// Average Price and Multiplier are validated and kept as canonical text:
+	if rerr := s.number(row, cr.trimmed(ttQuantity), ttQuantity, 1, &row.quantity, false); rerr != nil {
+		return rerr
+	}
+	if rerr := s.number(row, cr.trimmed(ttCommissions), ttCommissions, 3, &row.commissions, true); rerr != nil {
+		return rerr
+	}
+	if rerr := s.number(row, cr.trimmed(ttFees), ttFees, 4, &row.fees, true); rerr != nil {
+		return rerr
+	}
+	// Average Price and Multiplier are validated and kept as text:
 	// Multiplier is only part of the identity (spec decision 1 sets 100),
 	// Average Price is read by stock trades alone.
-	for _, c := range [...]struct {
-		i     int
-		canon *string
-	}{{ttAvgPrice, &row.canon[2]}, {ttMultiplier, &row.canon[5]}} {
-		switch v := f(c.i); v {
-		case "":
-		case "--":
-			*c.canon = "0"
-		default:
-			if !ttValidNumber(v) {
-				return &RowError{Column: s.colName(c.i), Value: v, Err: ErrBadNumber}
-			}
-			*c.canon = ttCanonNumber(v)
-		}
+	if rerr := s.optNumber(row, cr.trimmed(ttAvgPrice), ttAvgPrice, 2); rerr != nil {
+		return rerr
 	}
-	switch v := f(ttStrike); v {
+	if rerr := s.optNumber(row, cr.trimmed(ttMultiplier), ttMultiplier, 5); rerr != nil {
+		return rerr
+	}
+	switch v := cr.trimmed(ttStrike); v {
 	case "":
 	case "--":
 		row.strike, row.canon[6] = ttOpt{ok: true}, "0"
 	default:
-		d, ok := ttParseDecimal(v)
+		d, ok := ttParseNumberIn(v, false, &s.dec)
 		if !ok {
 			return &RowError{Column: s.colName(ttStrike), Value: v, Err: ErrBadNumber}
 		}
-		row.strike, row.canon[6] = ttOpt{d: d, ok: true}, ttCanonNumber(v)
+		row.strike, row.canon[6] = ttOpt{d: d, ok: true}, v
+		row.canonNum |= 1 << 6
 	}
-	if v := f(ttExpiration); v != "" {
+	if v := cr.trimmed(ttExpiration); v != "" {
 		d, ok := ttParseExpiration(v)
 		if !ok {
 			return &RowError{Column: s.colName(ttExpiration), Value: v, Err: ErrBadDate}
 		}
 		row.expiration = d
+	}
+	return nil
+}
+
+// parseDateTime is ttParseDateTime, remembering the day of the last
+// date-time of the usual form: rows come in runs of the same day.
+func (s *ttScanner) parseDateTime(v string) (ttDateTime, bool) {
+	if len(v) != 24 {
+		return ttParseDateTime(v)
+	}
+	if s.dayText == "" || v[:10] != s.dayText {
+		days, y, ok := ttFastDate(v)
+		if !ok {
+			return ttParseDateTime(v)
+		}
+		s.dayText, s.days, s.dayYear = strings.Clone(v[:10]), days, y
+	}
+	if dt, ok := ttFastClock(v, s.days, s.dayYear); ok {
+		return dt, true
+	}
+	return ttParseDateTime(v)
+}
+
+// number reads a number column that counts as zero when empty or "--" into
+// dst (its absolute value if abs), and its fingerprint text into
+// row.canon[ci].
+func (s *ttScanner) number(row *ttRow, v string, col, ci int, dst *decimal.Decimal, abs bool) *RowError {
+	switch v {
+	case "", "--":
+		row.canon[ci] = "0"
+	case "1":
+		*dst, row.canon[ci] = ttOne, "1"
+	default:
+		d, ok := ttParseNumberIn(v, abs, &s.dec)
+		if !ok {
+			return &RowError{Column: s.colName(col), Value: v, Err: ErrBadNumber}
+		}
+		*dst, row.canon[ci] = d, v
+		row.canonNum |= 1 << ci
+	}
+	return nil
+}
+
+// optNumber validates an optional number column ("" is absent, "--" is
+// zero) and keeps its fingerprint text in row.canon[ci].
+func (s *ttScanner) optNumber(row *ttRow, v string, col, ci int) *RowError {
+	switch v {
+	case "":
+	case "--":
+		row.canon[ci] = "0"
+	default:
+		if !ttValidNumber(v) {
+			return &RowError{Column: s.colName(col), Value: v, Err: ErrBadNumber}
+		}
+		row.canon[ci] = v
+		row.canonNum |= 1 << ci
 	}
 	return nil
 }
@@ -519,57 +591,100 @@ func (s *ttScanner) classify(row *ttRow) *RowError {
 
 // fingerprint fills s.fp with the canonical fields of row (§6.2.1). Texts
 // and numbers are canonicalised as Fingerprint.Text and Fingerprint.Decimal
-// do (ttCanonText, ttCanonNumber: the same results without allocating in
-// the common case).
+// do (ttCanonText, ttAppendCanonNumber: the same results without allocating
+// in the common case).
 func (s *ttScanner) fingerprint(row *ttRow) {
-	fp := &s.fp
-	fp.Reset()
-	fp.Raw(events.BrokerTastytrade)
-	fp.Raw("1")
-	fp.Raw(s.utcText(row.dt.utc))
-	fp.Raw(ttCanonText(row.typ))
-	fp.Raw(ttCanonText(row.subType))
-	fp.Raw(ttCanonText(row.action))
-	if row.symbol != s.lastSymbol {
-		s.lastSymbol, s.lastSymbolText = row.symbol, ttCanonText(row.symbol)
+	b := append(s.fp.buf[:0], "10:"+events.BrokerTastytrade+"1:1"...) // Raw(broker), Raw("1")
+	b = s.appendUTC(b, row.dt.utc)
+	b = ttAppendCanonText(b, row.typ)
+	b = ttAppendCanonText(b, row.subType)
+	b = ttAppendCanonText(b, row.action)
+	b = ttAppendCanonText(b, row.symbol)
+	b = ttAppendCanonText(b, row.instrument)
+	b = ttAppendCanonText(b, row.description)
+	for i := range 6 { // Value … Multiplier
+		b = row.appendCanon(b, i)
 	}
-	fp.Raw(s.lastSymbolText)
-	fp.Raw(ttCanonText(row.instrument))
-	fp.Raw(ttCanonText(row.description))
-	for _, c := range row.canon[:6] { // Value … Multiplier
-		fp.Raw(c)
-	}
-	fp.Raw(ttCanonText(row.root))
-	fp.Raw(ttCanonText(row.underlying))
-	fp.Raw(s.dateText(row.expiration))
-	fp.Raw(row.canon[6]) // Strike Price
-	fp.Raw(ttCanonText(row.callPut))
-	fp.Raw(ttCanonText(row.order))
-	fp.Raw(ttCanonText(row.currency))
+	b = ttAppendCanonText(b, row.root)
+	b = ttAppendCanonText(b, row.underlying)
+	b = appendDateField(b, row.expiration)
+	b = row.appendCanon(b, 6) // Strike Price
+	b = ttAppendCanonText(b, row.callPut)
+	b = ttAppendCanonText(b, row.order)
+	b = ttAppendCanonText(b, row.currency)
+	s.fp.buf = b
 }
 
-// utcText formats a UTC instant as YYYY-MM-DDTHH:MM:SSZ, reusing the last
-// result (rows come in runs of equal timestamps).
-func (s *ttScanner) utcText(utc int64) string {
-	if utc != s.lastUTC || s.lastUTCText == "" {
-		var b [32]byte
-		s.lastUTC, s.lastUTCText = utc, string(events.WallTime(utc).Time().AppendFormat(b[:0], "2006-01-02T15:04:05Z"))
+// appendCanon appends the fingerprint field of number column i.
+func (row *ttRow) appendCanon(b []byte, i int) []byte {
+	if row.canonNum&(1<<i) != 0 {
+		return ttAppendCanonNumber(b, row.canon[i])
 	}
-	return s.lastUTCText
+	b = appendLenPrefix(b, len(row.canon[i]))
+	return append(b, row.canon[i]...)
 }
 
-// dateText formats an expiration date as YYYY-MM-DD ("" when absent),
-// reusing the last result.
-func (s *ttScanner) dateText(d events.Date) string {
-	if d != s.lastDate {
-		s.lastDate, s.lastDateText = d, d.String()
+// appendUTC appends the fingerprint field of a UTC instant,
+// YYYY-MM-DDTHH:MM:SSZ, reusing the last result (rows come in runs of equal
+// timestamps).
+func (s *ttScanner) appendUTC(b []byte, utc int64) []byte {
+	if utc == s.lastUTC && len(s.lastUTCText) > 0 {
+		return append(b, s.lastUTCText...)
 	}
-	return s.lastDateText
+	day, sec := utc/86400, utc%86400
+	if sec < 0 {
+		day, sec = day-1, sec+86400
+	}
+	t := s.lastUTCText
+	switch {
+	case s.lastUTCPlain && day == s.lastUTCDay:
+		// The same day: only the time of day changes.
+		t = appendDigits(t[:len("20:2006-01-02T")], int(sec/3600), 2)
+		t = append(t, ':')
+		t = appendDigits(t, int(sec/60%60), 2)
+		t = append(t, ':')
+		t = appendDigits(t, int(sec%60), 2)
+		t = append(t, 'Z')
+	default:
+		var ok bool
+		t, ok = appendClock(append(t[:0], "20:"...), utc)
+		s.lastUTCPlain = ok
+		if ok {
+			t = append(t, 'Z')
+		} else { // a year outside 0000-9999
+			var tb [40]byte
+			text := events.WallTime(utc).Time().AppendFormat(tb[:0], "2006-01-02T15:04:05Z")
+			t = appendLenPrefix(t[:0], len(text))
+			t = append(t, text...)
+		}
+	}
+	s.lastUTC, s.lastUTCDay, s.lastUTCText = utc, day, t
+	return append(b, t...)
 }
 
-// base returns a movement with the fields every movement of row shares.
-func (s *ttScanner) base(row *ttRow, kind events.Kind, seq int) events.Movement {
-	return events.Movement{
+// appendDateField appends the fingerprint field of an expiration date,
+// YYYY-MM-DD ("" when absent).
+func appendDateField(b []byte, d events.Date) []byte {
+	switch {
+	case d.IsZero():
+		return append(b, "0:"...)
+	case d > 0 && int(d)/10000 <= 9999:
+		b = append(b, "10:"...)
+		b = appendDigits(b, int(d)/10000, 4)
+		b = append(b, '-')
+		b = appendDigits(b, int(d)/100%100, 2)
+		b = append(b, '-')
+		return appendDigits(b, int(d)%100, 2)
+	}
+	t := d.String()
+	b = appendLenPrefix(b, len(t))
+	return append(b, t...)
+}
+
+// add appends to s.moves a movement with the fields every movement of row
+// shares and returns it.
+func (s *ttScanner) add(row *ttRow, kind events.Kind, seq int) *events.Movement {
+	s.moves = append(s.moves, events.Movement{
 		Account:     s.account,
 		Broker:      events.BrokerTastytrade,
 		Kind:        kind,
@@ -581,33 +696,35 @@ func (s *ttScanner) base(row *ttRow, kind events.Kind, seq int) events.Movement 
 		Commissions: row.commissions,
 		Fees:        row.fees,
 		Notes:       row.description,
-	}
+	})
+	return &s.moves[len(s.moves)-1]
 }
 
 // convert applies the conversion rules A–G of spec/parsers.md §1.6 and
 // delivers the row's record.
-func (s *ttScanner) convert(row *ttRow, rowID string, seq int) error {
+func (s *ttScanner) convert(row *ttRow, rowID *[32]byte, key uint64, seq int) error {
+	s.rowID, s.rowKey = rowID, key
 	line := row.line
 	switch row.class {
 	case ttClassMoney:
 		if row.div {
-			return s.dividend(row, rowID, seq)
+			return s.dividend(row, seq)
 		}
-		m := s.base(row, events.KindCash, seq)
+		m := s.add(row, events.KindCash, seq)
 		m.CashType = row.cash
-		m.Amount = ttAbs(row.value)
+		m.Amount = s.dec.abs(row.value)
 		if row.subType == "Balance Adjustment" {
 			m.Amount = decimal.Decimal{}
-			m.Fees = row.value.Neg()
+			m.Fees = s.dec.neg(row.value)
 		}
-		return s.single(line, m, rowID)
+		return s.single(line, m)
 
 	case ttClassTrade:
 		switch row.instrument {
 		case "Equity Option", "Future Option":
-			return s.options(row, rowID, seq)
+			return s.options(row, seq)
 		case "Equity":
-			return s.stock(row, rowID, seq)
+			return s.stock(row, seq)
 		}
 		return s.emitError(line, s.colName(ttInstrument), row.instrument,
 			fmt.Errorf("%w: instrument type %q", ErrUnsupported, row.instrument))
@@ -622,14 +739,14 @@ func (s *ttScanner) convert(row *ttRow, rowID string, seq int) error {
 			if sym == "" {
 				return s.emitIgnored(line, fmt.Sprintf("receive deliver %q of shares without a symbol yields no movement", row.subType))
 			}
-			m := s.base(row, events.KindStock, seq)
+			m := s.add(row, events.KindStock, seq)
 			m.Ticker = sym
 			m.Code = events.BuyToOpen
-			m.Quantity = ttAbs(row.quantity)
-			return s.single(line, m, rowID)
+			m.Quantity = s.dec.abs(row.quantity)
+			return s.single(line, m)
 		case "Equity Option", "Future Option":
 			if row.subType == "Special Dividend" {
-				s.special = append(s.special, ttSpecialOf(row, rowID, seq))
+				s.special = append(s.special, ttSpecialOf(row, rowID, key, seq))
 				return nil // its record comes at the end of the scan
 			}
 			return s.emitIgnored(line, fmt.Sprintf("receive deliver %q on an option (assignment, exercise…) yields no movement", row.subType))
@@ -650,16 +767,20 @@ func (row *ttRow) symbolOrUnderlying() string {
 	return row.symbol
 }
 
-func (s *ttScanner) single(line int, m events.Movement, rowID string) error {
-	m.ID = MovementID(rowID, m.Kind, 0)
-	s.moves = append(s.moves, m)
-	s.rec = Record{Line: line, Movements: s.moves}
+// single delivers the record of a row with one movement, m (the last of
+// s.moves).
+func (s *ttScanner) single(line int, m *events.Movement) error {
+	if s.rowID != nil {
+		s.idBuf = appendMovementID(s.idBuf[:0], s.rowID, m.Kind, 0)
+		m.ID = string(s.idBuf)
+	}
+	s.rec = Record{Line: line, Movements: s.moves, RowKey: s.rowKey}
 	return s.emit()
 }
 
 // dividend is rule B: a dividend if Value > 0, else a dividend tax; ignored
 // without a symbol.
-func (s *ttScanner) dividend(row *ttRow, rowID string, seq int) error {
+func (s *ttScanner) dividend(row *ttRow, seq int) error {
 	sym := row.symbolOrUnderlying()
 	if sym == "" {
 		return s.emitIgnored(row.line, "dividend without a symbol")
@@ -668,58 +789,65 @@ func (s *ttScanner) dividend(row *ttRow, rowID string, seq int) error {
 	if row.value.Sign() > 0 {
 		kind = events.KindDividend
 	}
-	m := s.base(row, kind, seq)
+	m := s.add(row, kind, seq)
 	m.Ticker = sym
-	m.Amount = ttAbs(row.value)
-	return s.single(row.line, m, rowID)
+	m.Amount = s.dec.abs(row.value)
+	return s.single(row.line, m)
 }
 
 // stock is rule D: one stock trade.
-func (s *ttScanner) stock(row *ttRow, rowID string, seq int) error {
+func (s *ttScanner) stock(row *ttRow, seq int) error {
 	sym := row.symbolOrUnderlying()
 	if sym == "" {
 		return s.emitError(row.line, s.colName(ttSymbol), "",
 			fmt.Errorf("%w: an equity trade without a symbol", ErrUnsupported))
 	}
-	m := s.base(row, events.KindStock, seq)
-	m.Ticker = sym
-	m.Code = row.code
-	m.Quantity = ttAbs(row.quantity)
+	var price decimal.Decimal
 	switch {
 	case row.canon[2] != "": // Average Price, present
-		p, err := decimal.NewFromString(row.canon[2])
-		if err != nil { // cannot happen: read validated it
-			return s.emitError(row.line, s.colName(ttAvgPrice), row.canon[2], ErrBadNumber)
+		switch v := row.canon[2]; {
+		case row.canonNum&(1<<2) == 0: // "--"
+		default:
+			p, ok := ttParseNumberIn(v, true, &s.dec)
+			if !ok { // cannot happen: read validated it
+				return s.emitError(row.line, s.colName(ttAvgPrice), v, ErrBadNumber)
+			}
+			price = p
 		}
-		m.Price = ttAbs(p)
 	case row.quantity.IsZero():
 		return s.emitError(row.line, s.colName(ttQuantity), "0",
 			fmt.Errorf("%w: an equity trade of quantity 0 with no Average Price has no price", ErrBadNumber))
 	default:
-		m.Price = ttAbs(ibDiv(row.value, row.quantity)) // exact quotients in int64, else DivRound(x, 28)
+		price = s.dec.abs(s.dec.div(row.value, row.quantity)) // exact quotients in int64, else DivRound(x, 28)
 	}
-	return s.single(row.line, m, rowID)
+	m := s.add(row, events.KindStock, seq)
+	m.Ticker = sym
+	m.Code = row.code
+	m.Quantity = s.dec.abs(row.quantity)
+	m.Price = price
+	return s.single(row.line, m)
 }
 
 var (
-	ttHundred = decimal.NewFromInt(100)
-	ttOne     = decimal.NewFromInt(1)
+	ttHundred         = decimal.NewFromInt(100)
+	ttOne             = decimal.NewFromInt(1)
+	ttMaxContractsDec = decimal.NewFromInt(ttMaxContracts)
 )
 
 // options is rule C: floor(Quantity) records of one contract each.
-func (s *ttScanner) options(row *ttRow, rowID string, seq int) error {
+func (s *ttScanner) options(row *ttRow, seq int) error {
 	q := row.quantity
 	if q.LessThan(ttOne) {
 		return s.emitIgnored(row.line, fmt.Sprintf("option trade of quantity %s (less than one contract) yields no movement", CanonicalDecimal(q)))
 	}
 	nd := q.Floor()
-	if nd.GreaterThan(decimal.NewFromInt(ttMaxContracts)) {
+	if nd.GreaterThan(ttMaxContractsDec) {
 		return s.emitError(row.line, s.colName(ttQuantity), CanonicalDecimal(q),
 			fmt.Errorf("%w: more than %d contracts in one row", ErrUnsupported, ttMaxContracts))
 	}
 	n := int(nd.IntPart())
 
-	m := s.base(row, events.KindOption, seq)
+	m := s.add(row, events.KindOption, seq)
 	m.Ticker = row.underlying
 	if m.Ticker == "" {
 		m.Ticker = "UNKNOWN"
@@ -739,10 +867,10 @@ func (s *ttScanner) options(row *ttRow, rowID string, seq int) error {
 	comm, fees := row.commissions, row.fees
 	net := row.value
 	if !comm.IsZero() {
-		net = net.Sub(comm)
+		net = s.dec.sub(net, comm)
 	}
 	if !fees.IsZero() {
-		net = net.Sub(fees)
+		net = s.dec.sub(net, fees)
 	}
 	// Per contract: x / Quantity to 28 decimal places (the original's .NET
 	// decimal division); exact when Quantity is 1.
@@ -750,24 +878,42 @@ func (s *ttScanner) options(row *ttRow, rowID string, seq int) error {
 		if x.IsZero() || q.Equal(ttOne) {
 			return x
 		}
-		return ibDiv(x, q) // DivRound(x, q, 28), exact quotients without big.Int
+		return s.dec.div(x, q) // DivRound(x, q, 28), exact quotients without big.Int
 	}
 	m.Premium, m.NetPremium, m.Commissions, m.Fees = div(row.value), div(net), div(comm), div(fees)
-	// The N movement IDs (MovementID(rowID, option, part)) share one
-	// allocation.
-	var ids strings.Builder
-	ids.Grow(n * (len(rowID) + len(events.KindOption) + 2 + len(strconv.Itoa(n))))
-	for part := 1; part <= n; part++ {
-		start := ids.Len()
-		ids.WriteString(rowID)
-		ids.WriteByte(':')
-		ids.WriteString(string(events.KindOption))
-		ids.WriteByte(':')
-		ids.WriteString(strconv.Itoa(part))
-		m.Part = part
-		m.ID = ids.String()[start:]
-		s.moves = append(s.moves, m)
+	first := len(s.moves) - 1
+	for part := 2; part <= n; part++ {
+		s.moves = append(s.moves, s.moves[first])
 	}
-	s.rec = Record{Line: row.line, Movements: s.moves}
+	for i := range n {
+		s.moves[first+i].Part = i + 1
+	}
+	if rowID := s.rowID; rowID != nil {
+		// The N movement IDs (MovementID(rowID, option, part)) share one
+		// allocation.
+		b := s.idBuf[:0]
+		for part := 1; part <= n; part++ {
+			b = appendMovementID(b, rowID, events.KindOption, part)
+		}
+		s.idBuf = b
+		ids := string(b)
+		start := 0
+		for i := range n {
+			end := start + len(rowID) + 1 + len(events.KindOption) + 1 + decimalDigits(i+1)
+			s.moves[first+i].ID = ids[start:end]
+			start = end
+		}
+	}
+	s.rec = Record{Line: row.line, Movements: s.moves, RowKey: s.rowKey}
 	return s.emit()
+}
+
+// decimalDigits is the number of decimal digits of n > 0.
+func decimalDigits(n int) int {
+	d := 1
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
 }

@@ -17,7 +17,11 @@ import (
 func ttParseDecimal(s string) (decimal.Decimal, bool) { return ttParseNumber(s, false) }
 
 // ttParseNumber is ttParseDecimal, returning the absolute value if abs.
-func ttParseNumber(s string, abs bool) (decimal.Decimal, bool) {
+func ttParseNumber(s string, abs bool) (decimal.Decimal, bool) { return ttParseNumberIn(s, abs, nil) }
+
+// ttParseNumberIn is ttParseNumber with the decimal made by dc (nil:
+// decimal.New).
+func ttParseNumberIn(s string, abs bool, dc *decCache) (decimal.Decimal, bool) {
 	var (
 		mant   uint64
 		neg    bool
@@ -75,6 +79,9 @@ func ttParseNumber(s string, abs bool) (decimal.Decimal, bool) {
 	v := int64(mant)
 	if neg {
 		v = -v
+	}
+	if dc != nil {
+		return dc.get(v, int32(-frac)), true
 	}
 	return decimal.New(v, int32(-frac)), true
 }
@@ -136,6 +143,7 @@ type ttDateTime struct {
 	wall   events.WallTime // wall-clock time as written
 	utc    int64           // the UTC instant, Unix seconds
 	offset string          // the offset as written ("+0100", "Z"), or ""
+	year   int             // of wall
 }
 
 // ttParseDateTime reads the Date column: text with a 'T' is an ISO 8601
@@ -169,7 +177,7 @@ func ttParseDateTime(s string) (ttDateTime, bool) {
 }
 
 func ttDateTimeOf(t time.Time, offset string) ttDateTime {
-	return ttDateTime{wall: events.WallTimeOf(t), utc: t.Unix(), offset: offset}
+	return ttDateTime{wall: events.WallTimeOf(t), utc: t.Unix(), offset: offset, year: t.Year()}
 }
 
 // ttOffsetText returns what follows the seconds (and any fraction) of an ISO
@@ -192,44 +200,93 @@ func ttOffsetText(s string) string {
 // ttFastDateTime parses exactly YYYY-MM-DDTHH:MM:SS±HHMM, the form of every
 // real export, without going through time.Parse.
 func ttFastDateTime(s string) (ttDateTime, bool) {
-	if s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' || (s[19] != '+' && s[19] != '-') {
+	days, y, ok := ttFastDate(s)
+	if !ok {
 		return ttDateTime{}, false
 	}
-	num := func(i, n int) (int, bool) {
-		v := 0
-		for j := i; j < i+n; j++ {
-			c := s[j]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int(c-'0')
+	return ttFastClock(s, days, y)
+}
+
+// ttDigits reads s[i:i+n] as a decimal number of n digits.
+func ttDigits(s string, i, n int) (int, bool) {
+	v := 0
+	for j := i; j < i+n; j++ {
+		c := s[j]
+		if c < '0' || c > '9' {
+			return 0, false
 		}
-		return v, true
+		v = v*10 + int(c-'0')
 	}
-	y, ok1 := num(0, 4)
-	mo, ok2 := num(5, 2)
-	d, ok3 := num(8, 2)
-	h, ok4 := num(11, 2)
-	mi, ok5 := num(14, 2)
-	sec, ok6 := num(17, 2)
-	oh, ok7 := num(20, 2)
-	om, ok8 := num(22, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
+	return v, true
+}
+
+// ttFastDate reads the YYYY-MM-DD of s (len(s) >= 10): the days since
+// 1970-01-01, and the year.
+func ttFastDate(s string) (days int64, year int, ok bool) {
+	if s[4] != '-' || s[7] != '-' {
+		return 0, 0, false
+	}
+	y, ok1 := ttDigits(s, 0, 4)
+	mo, ok2 := ttDigits(s, 5, 2)
+	d, ok3 := ttDigits(s, 8, 2)
+	if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+		return 0, 0, false
+	}
+	return daysFromCivil(y, mo, d), y, true
+}
+
+// ttFastClock reads the THH:MM:SS±HHMM of s (len(s) == 24) on the given
+// day.
+func ttFastClock(s string, days int64, year int) (ttDateTime, bool) {
+	if s[10] != 'T' || s[13] != ':' || s[16] != ':' || (s[19] != '+' && s[19] != '-') {
 		return ttDateTime{}, false
 	}
-	if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 || oh > 99 || om > 59 {
+	h, ok4 := ttDigits(s, 11, 2)
+	mi, ok5 := ttDigits(s, 14, 2)
+	sec, ok6 := ttDigits(s, 17, 2)
+	oh, ok7 := ttDigits(s, 20, 2)
+	om, ok8 := ttDigits(s, 22, 2)
+	if !(ok4 && ok5 && ok6 && ok7 && ok8) || h > 23 || mi > 59 || sec > 59 || oh > 99 || om > 59 {
 		return ttDateTime{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
-	if t.Day() != d { // 31 April and the like
-		return ttDateTime{}, false
-	}
-	wall := t.Unix()
+	wall := days*86400 + int64(h*3600+mi*60+sec)
 	off := int64(oh*3600 + om*60)
 	if s[19] == '-' {
 		off = -off
 	}
-	return ttDateTime{wall: events.WallTime(wall), utc: wall - off, offset: s[19:]}, true
+	return ttDateTime{wall: events.WallTime(wall), utc: wall - off, offset: s[19:], year: year}, true
+}
+
+// daysIn is the number of days of month m of year y (proleptic Gregorian).
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d, for a valid
+// date of year 0 to 9999 (Howard Hinnant's days_from_civil; ibCivil is its
+// inverse).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // ttParseExpiration reads the Expiration Date column: M/D/YY with any
@@ -280,27 +337,86 @@ func ttValidDate(y, m, d int) (events.Date, bool) {
 	return events.NewDate(y, time.Month(m), d), true
 }
 
-// ttAbs is d.Abs() without an allocation when d is not negative.
-func ttAbs(d decimal.Decimal) decimal.Decimal {
-	if d.Sign() >= 0 {
-		return d
-	}
-	return d.Neg()
-}
-
 // ttCanonText is CanonicalText without an allocation in the common case: an
 // ASCII text whose only white space is single spaces between words is
 // already canonical.
 func ttCanonText(s string) string {
+	if ttTextForm(s) == ttTextCanonical {
+		return s
+	}
+	return CanonicalText(s)
+}
+
+// Forms of a text, by what canonicalising it takes.
+const (
+	ttTextCanonical = iota // nothing: it is canonical
+	ttTextASCII            // ASCII with white space to collapse or trim
+	ttTextOther            // non-ASCII: CanonicalText
+)
+
+// ttTextForm tells how far s is from its CanonicalText, eight bytes at a
+// time.
+func ttTextForm(s string) int {
+	const (
+		ones   = 0x0101010101010101
+		high   = 0x8080808080808080
+		low7   = 0x7f7f7f7f7f7f7f7f
+		spaces = ' ' * ones
+	)
+	n := len(s)
+	if n == 0 {
+		return ttTextCanonical
+	}
+	var prev uint64 // 0x80 if the byte before the current word is a space
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := load64(s, i)
+		// Any byte >= 0x80 (non-ASCII) or < 0x20 (control, white space
+		// other than ' '): the byte by byte check decides.
+		if w&high != 0 || (w-spaces)&^w&high != 0 {
+			return ttTextFormBytes(s)
+		}
+		x := w ^ spaces
+		sp := ^((x&low7 + low7) | x | low7) // 0x80 where w has a space
+		if sp&(sp<<8|prev) != 0 {
+			return ttTextFormBytes(s) // two spaces in a row (or a non-ASCII byte later)
+		}
+		prev = sp >> 56
+	}
+	prevSpace := prev != 0
+	for ; i < n; i++ {
+		switch c := s[i]; {
+		case c >= 0x80, c < 0x20:
+			return ttTextFormBytes(s)
+		case c == ' ':
+			if prevSpace {
+				return ttTextFormBytes(s)
+			}
+			prevSpace = true
+		default:
+			prevSpace = false
+		}
+	}
+	if s[0] == ' ' || s[n-1] == ' ' {
+		return ttTextASCII
+	}
+	return ttTextCanonical
+}
+
+// ttTextFormBytes is ttTextForm one byte at a time.
+func ttTextFormBytes(s string) int {
+	form := ttTextCanonical
 	prevSpace := true // so that a leading space is not canonical
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
-			return CanonicalText(s)
+		case c >= 0x80:
+			return ttTextOther
+		case c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			form = ttTextASCII
 		case c == ' ':
 			if prevSpace {
-				return CanonicalText(s)
+				form = ttTextASCII
 			}
 			prevSpace = true
 		default:
@@ -308,9 +424,16 @@ func ttCanonText(s string) string {
 		}
 	}
 	if prevSpace && len(s) > 0 {
-		return CanonicalText(s)
+		form = ttTextASCII
 	}
-	return s
+	return form
+}
+
+// load64 reads s[i:i+8] as a little-endian word.
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
 // ttCanonNumber returns CanonicalDecimal of the number s (already accepted
@@ -343,4 +466,144 @@ func ttCanonNumber(s string) string {
 		return "-" + s
 	}
 	return s
+}
+
+// ttAppendCanonNumber appends the fingerprint field of the number s
+// (already accepted by ttParseDecimal): the length-prefixed ttCanonNumber(s),
+// without allocating.
+func ttAppendCanonNumber(b []byte, s string) []byte {
+	if len(s) > 64 {
+		c := ttCanonNumber(s)
+		b = appendLenPrefix(b, len(c))
+		return append(b, c...)
+	}
+	var tmp [64]byte
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	t, dot := tmp[:0], false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ',':
+		case '.':
+			dot = true
+			t = append(t, c)
+		default:
+			t = append(t, c)
+		}
+	}
+	if dot {
+		for len(t) > 0 && t[len(t)-1] == '0' {
+			t = t[:len(t)-1]
+		}
+		if len(t) > 0 && t[len(t)-1] == '.' {
+			t = t[:len(t)-1]
+		}
+	}
+	i := 0
+	for i < len(t) && t[i] == '0' {
+		i++
+	}
+	t = t[i:]
+	if len(t) == 0 {
+		return append(b, "1:0"...)
+	}
+	n, lead := len(t), t[0] == '.'
+	if lead {
+		n++
+	}
+	if neg {
+		n++
+	}
+	b = appendLenPrefix(b, n)
+	if neg {
+		b = append(b, '-')
+	}
+	if lead {
+		b = append(b, '0')
+	}
+	return append(b, t...)
+}
+
+// ttAppendCanonText appends the fingerprint field of the text s: the
+// length-prefixed CanonicalText(s), without allocating for ASCII text.
+func ttAppendCanonText(b []byte, s string) []byte {
+	switch ttTextForm(s) {
+	case ttTextCanonical:
+		b = appendLenPrefix(b, len(s))
+		return append(b, s...)
+	case ttTextASCII:
+		return appendCollapsedASCII(b, s)
+	}
+	c := CanonicalText(s)
+	b = appendLenPrefix(b, len(c))
+	return append(b, c...)
+}
+
+// isASCIISpace reports whether c is white space by unicode.IsSpace.
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// appendCollapsedASCII appends the length-prefixed CanonicalText of the
+// ASCII text s: trimmed, each run of white space one space.
+func appendCollapsedASCII(b []byte, s string) []byte {
+	var buf [128]byte
+	t := buf[:0]
+	if len(s) > len(buf) {
+		t = make([]byte, 0, len(s))
+	}
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isASCIISpace(c) {
+			space = true
+			continue
+		}
+		if space && len(t) > 0 {
+			t = append(t, ' ')
+		}
+		space = false
+		t = append(t, c)
+	}
+	b = appendLenPrefix(b, len(t))
+	return append(b, t...)
+}
+
+// appendClock appends the Unix time t as YYYY-MM-DDTHH:MM:SS, or reports
+// false for a year outside 0000-9999.
+func appendClock(b []byte, t int64) ([]byte, bool) {
+	days, rem := t/86400, t%86400
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	y, m, d := ibCivil(days)
+	if y < 0 || y > 9999 {
+		return b, false
+	}
+	b = appendDigits(b, y, 4)
+	b = append(b, '-')
+	b = appendDigits(b, m, 2)
+	b = append(b, '-')
+	b = appendDigits(b, d, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, int(rem/3600), 2)
+	b = append(b, ':')
+	b = appendDigits(b, int(rem/60%60), 2)
+	b = append(b, ':')
+	return appendDigits(b, int(rem%60), 2), true
+}
+
+// appendDigits appends v (0 <= v < 10^w) as w digits.
+func appendDigits(b []byte, v, w int) []byte {
+	n := len(b) + w
+	b = append(b, "0000"[:w]...)
+	for j := n - 1; j >= n-w; j-- {
+		b[j] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }

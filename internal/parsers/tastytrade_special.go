@@ -22,20 +22,26 @@ type ttSpecial struct {
 	strike   ttOpt
 	callPut  string
 	currency string
-	rowID    string
+	rowID    string // "" under NoIDs
+	rowKey   uint64
 	seq      int
 	used     bool
 }
 
-func ttSpecialOf(row *ttRow, rowID string, seq int) ttSpecial {
+func ttSpecialOf(row *ttRow, rowID *[32]byte, key uint64, seq int) ttSpecial {
 	root := row.root
 	if root == "" {
 		root = "UNKNOWN"
 	}
+	var id string
+	if rowID != nil {
+		id = string(rowID[:])
+	}
 	return ttSpecial{
-		line: row.line, dt: row.dt, root: root, value: row.value, quantity: row.quantity,
+		rowID: id,
+		line:  row.line, dt: row.dt, root: root, value: row.value, quantity: row.quantity,
 		exp: row.expiration, strike: row.strike, callPut: row.callPut, currency: row.currency,
-		rowID: rowID, seq: seq,
+		rowKey: key, seq: seq,
 	}
 }
 
@@ -131,18 +137,21 @@ func (s *ttScanner) finish() error {
 			orig, nw = nw, orig
 		}
 		amount := c.value.Abs()
-		s.fp.Reset()
-		s.fp.Raw("tastytrade-strike-adjustment")
-		s.fp.Raw("1")
-		s.fp.Raw(c.rowID)
-		s.fp.Raw(o.rowID)
-		rowID := RowID(s.account, s.fp.Sum(), 0)
+		var id string
+		if !s.noIDs {
+			s.fp.Reset()
+			s.fp.Raw("tastytrade-strike-adjustment")
+			s.fp.Raw("1")
+			s.fp.Raw(c.rowID)
+			s.fp.Raw(o.rowID)
+			id = MovementID(RowID(s.account, s.fp.Sum(), 0), events.KindStrikeAdjustment, 0)
+		}
 		optType := events.Put
 		if c.callPut == "CALL" {
 			optType = events.Call
 		}
 		s.moves = append(s.moves, events.Movement{
-			ID:         MovementID(rowID, events.KindStrikeAdjustment, 0),
+			ID:         id,
 			Account:    s.account,
 			Broker:     events.BrokerTastytrade,
 			Kind:       events.KindStrikeAdjustment,
@@ -160,7 +169,8 @@ func (s *ttScanner) finish() error {
 			Notes: fmt.Sprintf("Strike adjusted from %s to %s due to special dividend (Δ %s, impact: $%s)",
 				orig.StringFixed(2), nw.StringFixed(2), nw.Sub(orig).StringFixed(2), amount.StringFixed(2)),
 		})
-		s.rec = Record{Movements: s.moves}
+		// The pair's rows make its identity.
+		s.rec = Record{Movements: s.moves, RowKey: nonZero(mix64(mix64(c.rowKey^0x5bd1e9955bd1e995) ^ o.rowKey))}
 		if err := s.emit(); err != nil {
 			return err
 		}
