@@ -17,42 +17,47 @@ import (
 // kinds, perChunk movements each: the shape of a projector batch.
 func benchChunks(chunks, perChunk int) []*events.Chunk {
 	out := make([]*events.Chunk, chunks)
-	day := events.NewDate(2024, 1, 1)
-	n := 0
 	for c := range out {
-		week := day.AddDays(7 * c)
-		ch := &events.Chunk{Session: "bench", Account: "bench", ID: week.ISOWeek() + ".1", Ordinal: c + 1,
-			Total: chunks, Week: week.ISOWeek(), Part: 1}
-		for i := range perChunk {
-			n++
-			m := events.Movement{
-				ID: fmt.Sprintf("%032x:stock:0", n), Account: "bench", Broker: events.BrokerTastytrade,
-				Time: events.WallTimeOf(week.AddDays(i % 5).Time().Add(time.Duration(i) * time.Second)),
-				Seq:  i % 3, Line: n + 1, Currency: "USD", Ticker: "PFE",
-			}
-			switch i % 4 {
-			case 0:
-				m.Kind, m.Code = events.KindStock, events.BuyToOpen
-				m.Quantity, m.Price = decimal.NewFromInt(int64(10+i%90)), decimal.New(2510+int64(i%100), -2)
-				m.Commissions, m.Fees = decimal.NewFromInt(1), decimal.New(12, -2)
-			case 1:
-				m.ID = fmt.Sprintf("%032x:option:1", n)
-				m.Kind, m.Code, m.Part, m.OptionType = events.KindOption, events.SellToOpen, 1, events.Put
-				m.Quantity, m.Strike, m.Expiration = decimal.NewFromInt(1), decimal.NewFromInt(25), week.AddDays(30)
-				m.Premium, m.NetPremium, m.Multiplier = decimal.NewFromInt(23), decimal.New(2186, -2), decimal.NewFromInt(100)
-				m.Commissions, m.Fees = decimal.NewFromInt(1), decimal.New(14, -2)
-			case 2:
-				m.ID = fmt.Sprintf("%032x:dividend:0", n)
-				m.Kind, m.Amount = events.KindDividend, decimal.New(1273, -2)
-			default:
-				m.ID = fmt.Sprintf("%032x:cash:0", n)
-				m.Kind, m.CashType, m.Amount, m.Ticker = events.KindCash, events.CashDeposit, decimal.NewFromInt(500), ""
-			}
-			ch.Movements = append(ch.Movements, m)
-		}
-		out[c] = ch
+		out[c] = benchChunk(c, chunks, perChunk)
 	}
 	return out
+}
+
+// benchChunk returns chunk c (from 0) of benchChunks(chunks, perChunk): the
+// week c weeks after 2024-01-01, perChunk movements over its five weekdays.
+func benchChunk(c, chunks, perChunk int) *events.Chunk {
+	day := events.NewDate(2024, 1, 1)
+	week := day.AddDays(7 * c)
+	ch := &events.Chunk{Session: "bench", Account: "bench", ID: week.ISOWeek() + ".1", Ordinal: c + 1,
+		Total: chunks, Week: week.ISOWeek(), Part: 1}
+	for i := range perChunk {
+		n := c*perChunk + i + 1
+		m := events.Movement{
+			ID: fmt.Sprintf("%032x:stock:0", n), Account: "bench", Broker: events.BrokerTastytrade,
+			Time: events.WallTimeOf(week.AddDays(i % 5).Time().Add(time.Duration(i) * time.Second)),
+			Seq:  i % 3, Line: n + 1, Currency: "USD", Ticker: "PFE",
+		}
+		switch i % 4 {
+		case 0:
+			m.Kind, m.Code = events.KindStock, events.BuyToOpen
+			m.Quantity, m.Price = decimal.NewFromInt(int64(10+i%90)), decimal.New(2510+int64(i%100), -2)
+			m.Commissions, m.Fees = decimal.NewFromInt(1), decimal.New(12, -2)
+		case 1:
+			m.ID = fmt.Sprintf("%032x:option:1", n)
+			m.Kind, m.Code, m.Part, m.OptionType = events.KindOption, events.SellToOpen, 1, events.Put
+			m.Quantity, m.Strike, m.Expiration = decimal.NewFromInt(1), decimal.NewFromInt(25), week.AddDays(30)
+			m.Premium, m.NetPremium, m.Multiplier = decimal.NewFromInt(23), decimal.New(2186, -2), decimal.NewFromInt(100)
+			m.Commissions, m.Fees = decimal.NewFromInt(1), decimal.New(14, -2)
+		case 2:
+			m.ID = fmt.Sprintf("%032x:dividend:0", n)
+			m.Kind, m.Amount = events.KindDividend, decimal.New(1273, -2)
+		default:
+			m.ID = fmt.Sprintf("%032x:cash:0", n)
+			m.Kind, m.CashType, m.Amount, m.Ticker = events.KindCash, events.CashDeposit, decimal.NewFromInt(500), ""
+		}
+		ch.Movements = append(ch.Movements, m)
+	}
+	return ch
 }
 
 // BenchmarkInsertMovements compares, in one run and on the same rows,

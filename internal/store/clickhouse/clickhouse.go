@@ -29,6 +29,11 @@ const (
 	DefaultMaxBackoff    = 5 * time.Second
 	DefaultMaxInsertRows = 100_000
 	DefaultMaxOpenConns  = 4
+	// DefaultScanWindowRows bounds the rows of one read of ScanMovements.
+	DefaultScanWindowRows = 20_000
+	// DefaultProjectionBatchRows bounds the rows of one INSERT of
+	// WriteProjections, per table.
+	DefaultProjectionBatchRows = 10_000
 )
 
 // Errors of the package.
@@ -62,6 +67,14 @@ type Options struct {
 	MaxInsertRows int
 	// MaxOpenConns bounds the connection pool. Default [DefaultMaxOpenConns].
 	MaxOpenConns int
+	// ScanWindowRows bounds how many movements [Store.ScanMovements] reads
+	// and holds at a time (a window of whole dates; a date with more rows is
+	// read alone). Default [DefaultScanWindowRows].
+	ScanWindowRows int
+	// ProjectionBatchRows is how many rows of one projection table
+	// [Store.WriteProjections] gathers before it inserts them. Default
+	// [DefaultProjectionBatchRows].
+	ProjectionBatchRows int
 	// Logger receives retry warnings; nil discards them.
 	Logger *slog.Logger
 	// TLS, when set, encrypts the connection with this configuration (a
@@ -93,6 +106,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = DefaultMaxOpenConns
+	}
+	if o.ScanWindowRows <= 0 {
+		o.ScanWindowRows = DefaultScanWindowRows
+	}
+	if o.ProjectionBatchRows <= 0 {
+		o.ProjectionBatchRows = DefaultProjectionBatchRows
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

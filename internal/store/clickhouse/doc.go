@@ -39,18 +39,39 @@
 //
 // # Atomic projection replacement
 //
-// ClickHouse has no multi-table transactions, so [Store.ReplaceProjections]
+// ClickHouse has no multi-table transactions, so [Store.WriteProjections]
 // writes a new version: it inserts the account's rows under a fresh version
-// number, then commits that version by inserting one row into
-// projection_commits with the number of rows of each table, marks the
-// sessions completed, and finally drops the partitions of versions older than
-// the one it superseded. Readers ([Store.Projections] and the *_current
-// views) only read the latest committed version, so they see the old
-// projections or the new ones, never a mix, and never a version still being
-// written. [Store.Projections] reads the three tables in three queries and
-// checks the row counts against the commit row: if an old version was
-// dropped under it (two replacements during one read), it reads again.
+// number as the computation emits them (at most
+// [Options.ProjectionBatchRows] rows of a table per INSERT, so memory stays
+// flat however many rows there are), then commits that version by
+// inserting one row into projection_commits with the number of rows of each
+// table, marks the sessions completed, and finally drops the partitions of
+// older versions but the one it superseded (which readers may still be
+// reading). Readers ([Store.Projections] and the *_current views) only read
+// the latest committed version, so they see the old projections or the new
+// ones, never a mix, and never a version still being written. A write that
+// fails before its commit (the computation's error, a cancelled context, a
+// failed INSERT) drops its partial version. [Store.Projections] reads the
+// three tables in three queries and checks the row counts against the
+// commit row: if an old version was dropped under it (two replacements
+// during one read), it reads again.
 //
+// Operations are keyed by seq, their position in the order the computation
+// emitted them (unique in a version), and read in the order of
+// [projections.Result]: (ticker, open_date, currency, seq).
+//
+// # Reading an account's history
+//
+// [Store.ScanMovements] never asks the server for a whole account at once:
+// on ClickHouse 18.16, FINAL over a long history (it merges the blocks of
+// every part in one stream) or an ORDER BY that is not the sorting key
+// exceeds a per-query memory limit of 2 GB at about a million movements. It
+// reads the number of rows per date (small), then windows of consecutive
+// dates of at most [Options.ScanWindowRows] rows each with FINAL, and sorts
+// each window in events.Compare order in Go: a movement's date is the day of
+// its time, so windows of whole dates follow each other in that order.
+// Memory on both sides is bounded by a window, whatever the history.
+
 // # Exact decimals
 //
 // The projections carry quotients with up to 28 fractional digits, and

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -197,5 +199,59 @@ func TestNextVersion(t *testing.T) {
 	v5 := s.nextVersion(at.Add(time.Hour))
 	if v1 != uint64(at.UnixNano()) || v2 != v1+1 || v3 != v2+1 || v4 != v3+1 || v5 != uint64(at.Add(time.Hour).UnixNano()) {
 		t.Errorf("versions %d %d %d %d %d: want at, +1, +1, +1, at+1h", v1, v2, v3, v4, v5)
+	}
+}
+
+// rawDecimal is d×10^10 as 16 bytes, its Int128 in little endian (what
+// reinterpretAsString of a Decimal(38, 10) gives, padded).
+func rawDecimal(t *testing.T, d decimal.Decimal) []byte {
+	t.Helper()
+	v := d.Shift(scale).BigInt()
+	if !decimal.NewFromBigInt(v, -scale).Equal(d) {
+		t.Fatalf("%s has more than %d fractional digits", d, scale)
+	}
+	if v.Sign() < 0 { // two's complement
+		v.Add(v, new(big.Int).Lsh(big.NewInt(1), 128))
+	}
+	be := v.FillBytes(make([]byte, 16))
+	slices.Reverse(be)
+	return be
+}
+
+func TestDecimalReader(t *testing.T) {
+	values := []string{"0", "1", "-1", "12.5", "-12.5", "0.0000000001", "-0.0000000001", "100", "1000000",
+		"922337203.6854775807", "-922337203.6854775808", // the int64 range
+		"922337203.6854775808", "-922337203.6854775809", // just out of it
+		"123456789012345678901234567.1", "9999999999999999999999999999.9999999999",
+		"-9999999999999999999999999999.9999999999", "-170141183460469231731.6873037158", "1000000000000000000"}
+	var r decimalReader
+	for range 2 { // the second time from the cache
+		for _, s := range values {
+			want := decimal.RequireFromString(s)
+			var got decimal.Decimal
+			if err := r.read([][]byte{rawDecimal(t, want)}, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(want) || got.String() != want.String() {
+				t.Errorf("read(%s) = %s", s, got)
+			}
+			if got.IsZero() && got != (decimal.Decimal{}) {
+				t.Errorf("read(%s) = %#v, want the zero Decimal", s, got)
+			}
+			if s != "0" && got.Exponent() < 0 && new(big.Int).Rem(got.Coefficient(), big.NewInt(10)).Sign() == 0 {
+				t.Errorf("read(%s) = %s with exponent %d: trailing zeros kept", s, got, got.Exponent())
+			}
+		}
+	}
+	var a, b decimal.Decimal
+	raw := [][]byte{rawDecimal(t, decimal.NewFromInt(3)), rawDecimal(t, decimal.RequireFromString("-0.5"))}
+	if err := r.read(raw, &a, &b); err != nil || a.String() != "3" || b.String() != "-0.5" {
+		t.Errorf("read of two values = %s %s, %v; want 3 -0.5", a, b, err)
+	}
+	if err := r.read(raw[:1], &a, &b); err == nil {
+		t.Error("read of 1 value into 2: no error")
+	}
+	if err := r.read([][]byte{raw[0], raw[1][:15]}, &a, &b); err == nil {
+		t.Error("read of a 15-byte value: no error")
 	}
 }

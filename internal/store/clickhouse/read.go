@@ -132,52 +132,6 @@ func (s *Store) Accounts(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-const movementSelect = `SELECT id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
-	cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike, expiration,
-	premium, net_premium, multiplier, from_currency, amount_changed, notes, exact
-FROM movements FINAL WHERE account = ?`
-
-// AccountMovements implements [store.Store].
-func (s *Store) AccountMovements(ctx context.Context, account string) ([]events.Movement, error) {
-	var out []events.Movement
-	err := s.query(ctx, "movements of "+account, func() { out = out[:0] }, func(rows chdriver.Rows) error {
-		var m events.Movement
-		var kind, cashType, code, optionType, exact string
-		var tm time.Time
-		var expiration *time.Time
-		var seq, part, line uint32
-		if err := rows.Scan(&m.ID, &m.Account, &m.Broker, &kind, &tm, &m.Offset, &seq, &part, &line,
-			&m.Currency, &m.Ticker, &cashType, &code, &m.Quantity, &m.Price, &m.Amount, &m.Commissions,
-			&m.Fees, &optionType, &m.Strike, &m.NewStrike, &expiration, &m.Premium, &m.NetPremium,
-			&m.Multiplier, &m.FromCurrency, &m.AmountChanged, &m.Notes, &exact); err != nil {
-			return err
-		}
-		m.Kind, m.CashType, m.Code, m.OptionType = events.Kind(kind), events.CashType(cashType), events.TradeCode(code), events.OptionType(optionType)
-		m.Time, m.Seq, m.Part, m.Line = events.WallTime(tm.Unix()), int(seq), int(part), int(line)
-		if expiration != nil {
-			m.Expiration = events.DateOf(expiration.UTC())
-		}
-		if err := restoreExact(exact,
-			field{"quantity", &m.Quantity}, field{"price", &m.Price}, field{"amount", &m.Amount},
-			field{"commissions", &m.Commissions}, field{"fees", &m.Fees}, field{"strike", &m.Strike},
-			field{"new_strike", &m.NewStrike}, field{"premium", &m.Premium}, field{"net_premium", &m.NetPremium},
-			field{"multiplier", &m.Multiplier}, field{"amount_changed", &m.AmountChanged}); err != nil {
-			return fmt.Errorf("movement %s: %w", m.ID, err)
-		}
-		out = append(out, m)
-		return nil
-	}, movementSelect, account)
-	if err != nil {
-		return nil, err
-	}
-	// Sorted here, not by the server: ORDER BY over columns that are not the
-	// table's sort key makes ClickHouse sort the whole account in memory,
-	// which exceeds a server's per-query memory limit for a long history
-	// (1.65M movements over 2 GB). events.Compare is a total order.
-	slices.SortFunc(out, func(a, b events.Movement) int { return events.Compare(&a, &b) })
-	return out, nil
-}
-
 // field names a decimal destination for restore.
 type field struct {
 	name string
@@ -351,32 +305,5 @@ func (s *Store) readOperations(ctx context.Context, res *projections.Result, ver
 		return nil
 	}, `SELECT ticker, currency, is_open, open_date, close_date, realized, commissions, fees, premium,
 	dividends, dividend_taxes, capital_deployed, performance, exact
-FROM operations FINAL WHERE account = ? AND version = ? ORDER BY seq`, res.Account, version)
-}
-
-// ScanMovements implements [store.Store].
-// TODO(session 2): stream in bounded windows; this adapter still loads the history.
-func (s *Store) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
-	ms, err := s.AccountMovements(ctx, account)
-	if err != nil {
-		return err
-	}
-	for i := range ms {
-		if len(kinds) == 0 || slices.Contains(kinds, ms[i].Kind) {
-			if err := fn(&ms[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// WriteProjections implements [store.Store].
-// TODO(session 2): write the rows as they come.
-func (s *Store) WriteProjections(ctx context.Context, account string, emit func(projections.Sink) error, completed []string, at time.Time) error {
-	c := projections.NewCollector(account)
-	if err := emit(c); err != nil {
-		return err
-	}
-	return s.ReplaceProjections(ctx, c.Result(), completed, at)
+FROM operations FINAL WHERE account = ? AND version = ? ORDER BY ticker, open_date, currency, seq`, res.Account, version)
 }

@@ -34,7 +34,7 @@ const mutationPoll = 20 * time.Millisecond
 // The copied rows get one new version, above every version s holds, so they
 // supersede the rows of the same keys at once (reads use FINAL). The
 // projections are copied under that version and then committed, as
-// [Store.ReplaceProjections] does: a reader sees the old projections or the
+// [Store.WriteProjections] does: a reader sees the old projections or the
 // new ones, never a mix. Last, the account's rows of older versions are
 // deleted (ALTER TABLE … DELETE, a mutation), which removes the rows whose
 // keys src does not have; ReplaceAccountFrom returns once the server has

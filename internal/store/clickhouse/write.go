@@ -2,14 +2,12 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
-	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/shopspring/decimal"
 )
@@ -267,71 +265,6 @@ func sessionColumns(sessions []store.Session, versions []uint64) ([]column, erro
 	}, nil
 }
 
-// ReplaceProjections implements [store.Store] with a new version of the
-// account's rows, committed by one row of projection_commits (see the
-// package doc, "Atomic projection replacement").
-func (s *Store) ReplaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error {
-	if p.Account == "" {
-		return errors.New("clickhouse: replace projections: result without account")
-	}
-	if err := s.replaceProjections(ctx, p, completed, at); err != nil {
-		return fmt.Errorf("replace projections of %s: %w", p.Account, err)
-	}
-	return nil
-}
-
-func (s *Store) replaceProjections(ctx context.Context, p *projections.Result, completed []string, at time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// The version this one supersedes, kept for readers still reading it.
-	previous, _, err := s.committed(ctx, p.Account)
-	if err != nil {
-		return err
-	}
-	version := s.nextVersion(at)
-	if len(p.Broker) > 0 {
-		cols, err := brokerColumns(p, version)
-		if err != nil {
-			return err
-		}
-		if err := s.insert(ctx, "broker_snapshots", cols); err != nil {
-			return err
-		}
-	}
-	if len(p.Tickers) > 0 {
-		cols, err := tickerColumns(p, version)
-		if err != nil {
-			return err
-		}
-		if err := s.insert(ctx, "ticker_snapshots", cols); err != nil {
-			return err
-		}
-	}
-	if len(p.Operations) > 0 {
-		cols, err := operationColumns(p, version)
-		if err != nil {
-			return err
-		}
-		if err := s.insert(ctx, "operations", cols); err != nil {
-			return err
-		}
-	}
-	// The commit: from here on readers see the new version.
-	err = s.insert(ctx, "projection_commits", []column{
-		{"account", []string{p.Account}}, {"version", []uint64{version}},
-		{"broker_rows", []uint32{uint32(len(p.Broker))}}, {"ticker_rows", []uint32{uint32(len(p.Tickers))}},
-		{"operation_rows", []uint32{uint32(len(p.Operations))}}, {"committed_at", []*time.Time{nullTime(at)}},
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.completeSessions(ctx, completed, at); err != nil {
-		return err
-	}
-	return s.dropVersionsBefore(ctx, p.Account, previous)
-}
-
 // completeSessions writes a completed record of each listed session that
 // exists, keeping a completion time already recorded.
 func (s *Store) completeSessions(ctx context.Context, ids []string, at time.Time) error {
@@ -367,11 +300,18 @@ func (s *Store) dropVersionsBefore(ctx context.Context, account string, keep uin
 	if keep == 0 {
 		return nil
 	}
-	for _, table := range []string{"broker_snapshots", "ticker_snapshots", "operations"} {
+	return s.dropVersions(ctx, account, keep, 0)
+}
+
+// dropVersions drops the account's projection partitions of every version
+// below below but except (0 for none).
+func (s *Store) dropVersions(ctx context.Context, account string, below, except uint64) error {
+	for _, table := range projectionTables {
 		var old []uint64
 		err := s.do(ctx, "list versions of "+table, func(ctx context.Context) error {
 			old = old[:0]
-			rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM "+table+" WHERE account = ? AND version < ?", account, keep)
+			rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM "+table+" WHERE account = ? AND version < ? AND version != ?",
+				account, below, except)
 			if err != nil {
 				return err
 			}
@@ -389,11 +329,7 @@ func (s *Store) dropVersionsBefore(ctx context.Context, account string, keep uin
 			return err
 		}
 		for _, v := range old {
-			// The partition is (account, version); the account is a
-			// validated subject token ([events.ValidateAccount]) but quote
-			// it anyway.
-			q := fmt.Sprintf("ALTER TABLE %s DROP PARTITION (%s, %d)", table, quoteString(account), v)
-			if err := s.exec(ctx, fmt.Sprintf("drop %s version %d", table, v), q); err != nil {
+			if err := s.dropVersion(ctx, table, account, v); err != nil {
 				return err
 			}
 		}
@@ -401,98 +337,13 @@ func (s *Store) dropVersionsBefore(ctx context.Context, account string, keep uin
 	return nil
 }
 
-func brokerColumns(p *projections.Result, version uint64) ([]column, error) {
-	n := len(p.Broker)
-	var w exactWriter
-	dec := func() []decimal.Decimal { return make([]decimal.Decimal, n) }
-	account, currency, exact := make([]string, n), make([]string, n), make([]string, n)
-	versions, date, counter, open := make([]uint64, n), make([]time.Time, n), make([]uint32, n), make([]uint8, n)
-	rg, rp, ug, up, inv, com, fee, dep, wd, div, opt, oth, ncf := dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec()
-	for i := range p.Broker {
-		b := &p.Broker[i]
-		w.reset()
-		account[i], versions[i], currency[i], date[i] = p.Account, version, b.Currency, b.Date.Time()
-		counter[i], open[i] = uint32(max(b.MovementCounter, 0)), boolByte(b.OpenTrades)
-		rg[i], rp[i] = w.put("realized_gains", b.RealizedGains), w.put("realized_percentage", b.RealizedPercentage)
-		ug[i], up[i] = w.put("unrealized_gains", b.UnrealizedGains), w.put("unrealized_gains_percentage", b.UnrealizedGainsPercentage)
-		inv[i], com[i], fee[i] = w.put("invested", b.Invested), w.put("commissions", b.Commissions), w.put("fees", b.Fees)
-		dep[i], wd[i] = w.put("deposited", b.Deposited), w.put("withdrawn", b.Withdrawn)
-		div[i], opt[i] = w.put("dividends_received", b.DividendsReceived), w.put("options_income", b.OptionsIncome)
-		oth[i], ncf[i] = w.put("other_income", b.OtherIncome), w.put("net_cash_flow", b.NetCashFlow)
-		exact[i] = w.exact()
-		if w.err != nil {
-			return nil, fmt.Errorf("broker snapshot %s %s: %w", b.Currency, b.Date, w.err)
-		}
-	}
-	return []column{
-		{"account", account}, {"version", versions}, {"currency", currency}, {"date", date},
-		{"movement_counter", counter}, {"realized_gains", rg}, {"realized_percentage", rp},
-		{"unrealized_gains", ug}, {"unrealized_gains_percentage", up}, {"invested", inv},
-		{"commissions", com}, {"fees", fee}, {"deposited", dep}, {"withdrawn", wd},
-		{"dividends_received", div}, {"options_income", opt}, {"other_income", oth},
-		{"open_trades", open}, {"net_cash_flow", ncf}, {"exact", exact},
-	}, nil
-}
-
-func tickerColumns(p *projections.Result, version uint64) ([]column, error) {
-	n := len(p.Tickers)
-	var w exactWriter
-	dec := func() []decimal.Decimal { return make([]decimal.Decimal, n) }
-	account, ticker, currency, exact := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	versions, date, open := make([]uint64, n), make([]time.Time, n), make([]uint8, n)
-	shares, weight, cost, real, div, tax, opt, inc, capd, rlz, perf, com, fee := dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec()
-	for i := range p.Tickers {
-		t := &p.Tickers[i]
-		w.reset()
-		account[i], versions[i], ticker[i], currency[i], date[i] = p.Account, version, t.Ticker, t.Currency, t.Date.Time()
-		open[i] = boolByte(t.OpenTrades)
-		shares[i], weight[i] = w.put("total_shares", t.TotalShares), w.put("weight", t.Weight)
-		cost[i], real[i] = w.put("cost_basis", t.CostBasis), w.put("real_cost", t.RealCost)
-		div[i], tax[i] = w.put("dividends", t.Dividends), w.put("dividend_taxes", t.DividendTaxes)
-		opt[i], inc[i] = w.put("options", t.Options), w.put("total_incomes", t.TotalIncomes)
-		capd[i], rlz[i] = w.put("capital_deployed", t.CapitalDeployed), w.put("realized", t.Realized)
-		perf[i], com[i], fee[i] = w.put("performance", t.Performance), w.put("commissions", t.Commissions), w.put("fees", t.Fees)
-		exact[i] = w.exact()
-		if w.err != nil {
-			return nil, fmt.Errorf("ticker snapshot %s %s %s: %w", t.Ticker, t.Currency, t.Date, w.err)
-		}
-	}
-	return []column{
-		{"account", account}, {"version", versions}, {"ticker", ticker}, {"currency", currency}, {"date", date},
-		{"total_shares", shares}, {"weight", weight}, {"cost_basis", cost}, {"real_cost", real},
-		{"dividends", div}, {"dividend_taxes", tax}, {"options", opt}, {"total_incomes", inc},
-		{"capital_deployed", capd}, {"realized", rlz}, {"performance", perf}, {"open_trades", open},
-		{"commissions", com}, {"fees", fee}, {"exact", exact},
-	}, nil
-}
-
-func operationColumns(p *projections.Result, version uint64) ([]column, error) {
-	n := len(p.Operations)
-	var w exactWriter
-	dec := func() []decimal.Decimal { return make([]decimal.Decimal, n) }
-	account, ticker, currency, exact := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	versions, seq, open := make([]uint64, n), make([]uint32, n), make([]uint8, n)
-	openDate, closeDate := make([]time.Time, n), make([]*time.Time, n)
-	rlz, com, fee, prem, div, tax, capd, perf := dec(), dec(), dec(), dec(), dec(), dec(), dec(), dec()
-	for i := range p.Operations {
-		o := &p.Operations[i]
-		w.reset()
-		account[i], versions[i], seq[i], ticker[i], currency[i] = p.Account, version, uint32(i), o.Ticker, o.Currency
-		open[i], openDate[i], closeDate[i] = boolByte(o.IsOpen), o.OpenDate.Time(), nullDate(o.CloseDate)
-		rlz[i], com[i], fee[i] = w.put("realized", o.Realized), w.put("commissions", o.Commissions), w.put("fees", o.Fees)
-		prem[i], div[i], tax[i] = w.put("premium", o.Premium), w.put("dividends", o.Dividends), w.put("dividend_taxes", o.DividendTaxes)
-		capd[i], perf[i] = w.put("capital_deployed", o.CapitalDeployed), w.put("performance", o.Performance)
-		exact[i] = w.exact()
-		if w.err != nil {
-			return nil, fmt.Errorf("operation %d (%s %s): %w", i, o.Ticker, o.OpenDate, w.err)
-		}
-	}
-	return []column{
-		{"account", account}, {"version", versions}, {"seq", seq}, {"ticker", ticker}, {"currency", currency},
-		{"is_open", open}, {"open_date", openDate}, {"close_date", closeDate}, {"realized", rlz},
-		{"commissions", com}, {"fees", fee}, {"premium", prem}, {"dividends", div},
-		{"dividend_taxes", tax}, {"capital_deployed", capd}, {"performance", perf}, {"exact", exact},
-	}, nil
+// dropVersion drops one version of the account's rows of a projection
+// table: its partition.
+func (s *Store) dropVersion(ctx context.Context, table, account string, version uint64) error {
+	// The partition is (account, version); the account is a validated
+	// subject token ([events.ValidateAccount]) but quote it anyway.
+	q := fmt.Sprintf("ALTER TABLE %s DROP PARTITION (%s, %d)", table, quoteString(account), version)
+	return s.exec(ctx, fmt.Sprintf("drop %s version %d", table, version), q)
 }
 
 func boolByte(b bool) uint8 {
