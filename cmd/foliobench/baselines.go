@@ -57,8 +57,8 @@ func rawPublish(ctx context.Context, url string, sts []*statement, maxInFlight i
 }
 
 // rawMovementsDDL is the store's movements table (internal/store/sqlite,
-// schema version 2: clustered by account and time, unique by id), the one
-// the bare inserts write.
+// schema version 3: clustered by account and time, unique by account, UTC
+// instant and id), the one the bare inserts write.
 const rawMovementsDDL = `CREATE TABLE movements (
 	id TEXT NOT NULL, account TEXT NOT NULL, broker TEXT NOT NULL, kind TEXT NOT NULL,
 	time TEXT NOT NULL, utc_offset TEXT, seq INTEGER NOT NULL, part INTEGER NOT NULL,
@@ -66,21 +66,22 @@ const rawMovementsDDL = `CREATE TABLE movements (
 	quantity TEXT, price TEXT, amount TEXT, commissions TEXT, fees TEXT, option_type TEXT,
 	strike TEXT, new_strike TEXT, expiration TEXT, premium TEXT, net_premium TEXT,
 	multiplier TEXT, from_currency TEXT, amount_changed TEXT, notes TEXT, session TEXT NOT NULL,
+	utc INTEGER NOT NULL,
 	PRIMARY KEY (account, time, seq, part, id)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX movements_id ON movements (id);`
+CREATE UNIQUE INDEX movements_instant ON movements (account, utc, id);`
 
-const rawInsert = `INSERT INTO movements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+const rawInsert = `INSERT INTO movements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // rawSQLite inserts every movement of the statements into a fresh SQLite
-// file with the bare driver: the store's pragmas (WAL, synchronous=FULL),
-// one transaction per batchSize chunks or 8 MiB of bodies (the projector's
-// batch), one
-// prepared INSERT. Decoding the bodies is not timed. It returns the time
-// spent in the inserts and commits.
+// file with the bare driver: the store's pragmas (WAL, synchronous=FULL,
+// the writer's cache size and temp_store), one transaction per batchSize
+// chunks or 8 MiB of bodies (the projector's batch), one prepared one-row
+// INSERT. Decoding the bodies is not timed. It returns the time spent in
+// the inserts and commits.
 func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int) (time.Duration, error) {
 	path := filepath.Join(dir, "raw.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_txlock=immediate")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return 0, err
 	}
@@ -122,8 +123,37 @@ func rawArgs(m *events.Movement, session string) []any {
 		dec(m.Quantity), dec(m.Price), dec(m.Amount), dec(m.Commissions), dec(m.Fees),
 		text(string(m.OptionType)), dec(m.Strike), dec(m.NewStrike), text(m.Expiration.String()),
 		dec(m.Premium), dec(m.NetPremium), dec(m.Multiplier), text(m.FromCurrency), dec(m.AmountChanged),
-		text(m.Notes), session,
+		text(m.Notes), session, int64(m.Time) - offsetSeconds(m.Offset),
 	}
+}
+
+// offsetSeconds reads an offset as the store does: "+HHMM", "-HHMM",
+// "+HH:MM" or "-HH:MM", anything else zero.
+func offsetSeconds(o string) int64 {
+	var d string
+	switch {
+	case len(o) == 5:
+		d = o[1:5]
+	case len(o) == 6 && o[3] == ':':
+		d = o[1:3] + o[4:6]
+	default:
+		return 0
+	}
+	if o[0] != '+' && o[0] != '-' {
+		return 0
+	}
+	var n [4]int64
+	for i := range n {
+		if d[i] < '0' || d[i] > '9' {
+			return 0
+		}
+		n[i] = int64(d[i] - '0')
+	}
+	sec := (n[0]*10+n[1])*3600 + (n[2]*10+n[3])*60
+	if o[0] == '-' {
+		return -sec
+	}
+	return sec
 }
 
 func text(s string) any {

@@ -2,33 +2,47 @@ package sqlite
 
 import (
 	"database/sql"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/store"
 )
 
-// A store written at schema version 1 (movements keyed by ID) keeps every
-// movement when it is opened by this build and migrated to the clustered
-// table.
-func TestMigrateMovementsClustered(t *testing.T) {
+// createAt writes a store file at schema version v (the migrations up to
+// it, as an older build left it) and runs the extra statements.
+func createAt(t *testing.T, v int, stmts ...string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), FileName)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{schemaVersionTable, migrations[0].sql,
-		`INSERT INTO schema_version VALUES (1, 'initial schema', '2025-01-01T00:00:00Z')`,
-		`INSERT INTO movements (id, account, broker, kind, time, seq, part, line, currency, amount, session)
-		 VALUES ('b:cash:0', 'acct', 'tastytrade', 'cash', '2025-08-26T10:00:00', 0, 0, 3, 'USD', '5', 's1'),
-		        ('a:cash:0', 'acct', 'tastytrade', 'cash', '2025-08-25T10:00:00', 0, 0, 2, 'USD', '100.1', 's1')`,
-	} {
+	defer db.Close()
+	qs := []string{schemaVersionTable}
+	for i := range v {
+		qs = append(qs, migrations[i].sql,
+			fmt.Sprintf(`INSERT INTO schema_version VALUES (%d, '%s', '2025-01-01T00:00:00Z')`, i+1, migrations[i].description))
+	}
+	for _, q := range append(qs, stmts...) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	db.Close()
+	return path
+}
 
+// A store written at schema version 1 (movements keyed by ID) keeps every
+// movement when it is opened by this build and migrated, and the upsert
+// still finds a migrated row.
+func TestMigrateMovementsClustered(t *testing.T) {
+	path := createAt(t, 1,
+		`INSERT INTO movements (id, account, broker, kind, time, seq, part, line, currency, amount, session)
+		 VALUES ('b:cash:0', 'acct', 'tastytrade', 'cash', '2025-08-26T10:00:00', 0, 0, 3, 'USD', '5', 's1'),
+		        ('a:cash:0', 'acct', 'tastytrade', 'cash', '2025-08-25T10:00:00', 0, 0, 2, 'USD', '100.1', 's1')`)
 	s, err := Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +62,13 @@ func TestMigrateMovementsClustered(t *testing.T) {
 	if len(got) != 2 || got[0] != "a:cash:0=100.1" || got[1] != "b:cash:0=5" {
 		t.Errorf("movements after migration = %v, want [a:cash:0=100.1 b:cash:0=5]", got)
 	}
-	// The upsert by ID still finds the migrated row: no duplicate.
-	if _, err := s.w.Exec(insertMovement, "a:cash:0", "acct", "tastytrade", "cash", "2025-08-25T10:00:00", nil, 0, 0, 1,
-		"USD", nil, nil, nil, nil, nil, "100.1", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, "s0"); err != nil {
+	// The upsert still finds the migrated row: no duplicate, and the row of
+	// the smaller session wins.
+	m := ms[0]
+	m.Line = 1
+	err = s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{{Session: "s0", Account: "acct",
+		ID: "2025-W35.1", Ordinal: 1, Total: 1, Week: "2025-W35", Part: 1, Movements: []events.Movement{m}}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -60,5 +78,66 @@ func TestMigrateMovementsClustered(t *testing.T) {
 	}
 	if n != 1 || session != "s0" {
 		t.Errorf("after the upsert: %d rows, session %q; want 1 row from s0 (the smaller session)", n, session)
+	}
+}
+
+// The migration to version 3 computes the utc column in SQL exactly as
+// utcOf computes it for new rows, for every offset a parser writes and for
+// text no parser writes.
+func TestMigrateUTC(t *testing.T) {
+	offsets := []string{"", "Z", "+0000", "+0100", "-0400", "-0430", "+0545", "+1400", "-1200", "+01:00",
+		"-05:30", "+9999", "+1", "+01", "+010", "0100", "x0100", "+01000", "+ab00", "+01:0", "+01-00",
+		"-00:00", "+0\u00e90", "\u00b10100", "+\u0661\u0660\u0660"}
+	rnd := rand.New(rand.NewPCG(7, 7))
+	const alphabet = "+-:0123456789Z "
+	for range 300 {
+		b := make([]byte, rnd.IntN(8))
+		for i := range b {
+			b[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		offsets = append(offsets, string(b))
+	}
+	stmts := []string{}
+	var want []int64
+	for i, o := range offsets {
+		wall := events.WallTimeOf(time.Date(1970+i%120, time.Month(1+i%12), 1+i%28, i%24, i%60, i%60, 0, time.UTC))
+		m := events.Movement{Time: wall, Offset: o}
+		want = append(want, utcOf(&m))
+		offset := "NULL"
+		if o != "" {
+			offset = "'" + o + "'"
+		}
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO movements (id, account, broker, kind, time, utc_offset, seq, part,
+			line, currency, session) VALUES ('m%03d', 'acct', 'tastytrade', 'cash', '%s', %s, 0, 0, %d, 'USD', 's1')`,
+			i, wall, offset, i+2))
+	}
+	path := createAt(t, 2, stmts...)
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, o := range offsets {
+		var got int64
+		if err := s.w.QueryRow(`SELECT utc FROM movements WHERE id = ?`, fmt.Sprintf("m%03d", i)).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want[i] {
+			t.Errorf("offset %q: migrated utc %d, utcOf %d", o, got, want[i])
+		}
+	}
+}
+
+func TestOffsetSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		offset string
+		want   int64
+	}{
+		{"", 0}, {"Z", 0}, {"+0100", 3600}, {"-0430", -16200}, {"+05:45", 20700}, {"-00:30", -1800},
+		{"+1", 0}, {"0100", 0}, {"+01:0", 0}, {"+0a00", 0}, {"+01000", 0},
+	} {
+		if got := offsetSeconds(tt.offset); got != tt.want {
+			t.Errorf("offsetSeconds(%q) = %d, want %d", tt.offset, got, tt.want)
+		}
 	}
 }

@@ -193,7 +193,76 @@ ALTER TABLE movements_by_time RENAME TO movements;
 CREATE UNIQUE INDEX movements_id ON movements (id);
 `,
 	},
+	{
+		// The unique index on id took a random B-tree insert per movement:
+		// once it outgrew the page cache every batch dirtied (and the WAL
+		// wrote and fsynced) about one index page per movement, and writes
+		// slowed down as the history grew. A movement ID determines the
+		// movement's account and UTC instant (spec/parsers.md §6.2: the
+		// row ID hashes the account, and the fingerprint holds the UTC
+		// instant, or the naive time a statement without offsets gives),
+		// so uniqueness by (account, utc, id) is uniqueness by ID, and its
+		// index grows at its end, in time order, like the table
+		// (BENCHMARKS.md). utc is the movement's time minus its offset, in
+		// Unix seconds ([utcOf]; utcSQL is the same computation in SQL).
+		// The same ID in two accounts is now two movements, as the row ID
+		// scheme intends (it never happens with real IDs).
+		description: "movements unique by account, UTC instant and id",
+		sql: `
+CREATE TABLE movements_v3 (
+	id             TEXT NOT NULL,
+	account        TEXT NOT NULL,
+	broker         TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	time           TEXT NOT NULL,
+	utc_offset     TEXT,
+	seq            INTEGER NOT NULL,
+	part           INTEGER NOT NULL,
+	line           INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	ticker         TEXT,
+	cash_type      TEXT,
+	code           TEXT,
+	quantity       TEXT,
+	price          TEXT,
+	amount         TEXT,
+	commissions    TEXT,
+	fees           TEXT,
+	option_type    TEXT,
+	strike         TEXT,
+	new_strike     TEXT,
+	expiration     TEXT,
+	premium        TEXT,
+	net_premium    TEXT,
+	multiplier     TEXT,
+	from_currency  TEXT,
+	amount_changed TEXT,
+	notes          TEXT,
+	session        TEXT NOT NULL,
+	utc            INTEGER NOT NULL,  -- UTC instant, Unix seconds: time minus utc_offset
+	PRIMARY KEY (account, time, seq, part, id)
+) WITHOUT ROWID;
+INSERT INTO movements_v3 SELECT *, ` + utcSQL + ` FROM movements;
+DROP TABLE movements;
+ALTER TABLE movements_v3 RENAME TO movements;
+CREATE UNIQUE INDEX movements_instant ON movements (account, utc, id);
+`,
+	},
 }
+
+// utcSQL computes the utc column from time and utc_offset, exactly as
+// [utcOf] does: offsets "+HHMM", "-HHMM", "+HH:MM", "-HH:MM" count, anything
+// else ("", "Z", NULL, unreadable text) is zero.
+const utcSQL = `CAST(strftime('%s', time) AS INTEGER) - CASE
+	WHEN length(utc_offset) = 5 AND substr(utc_offset, 1, 1) IN ('+', '-')
+		AND substr(utc_offset, 2, 4) GLOB '[0-9][0-9][0-9][0-9]'
+	THEN (CASE substr(utc_offset, 1, 1) WHEN '-' THEN -1 ELSE 1 END)
+		* (CAST(substr(utc_offset, 2, 2) AS INTEGER) * 3600 + CAST(substr(utc_offset, 4, 2) AS INTEGER) * 60)
+	WHEN length(utc_offset) = 6 AND substr(utc_offset, 1, 1) IN ('+', '-') AND substr(utc_offset, 4, 1) = ':'
+		AND substr(utc_offset, 2, 2) || substr(utc_offset, 5, 2) GLOB '[0-9][0-9][0-9][0-9]'
+	THEN (CASE substr(utc_offset, 1, 1) WHEN '-' THEN -1 ELSE 1 END)
+		* (CAST(substr(utc_offset, 2, 2) AS INTEGER) * 3600 + CAST(substr(utc_offset, 5, 2) AS INTEGER) * 60)
+	ELSE 0 END`
 
 type migration struct {
 	description string

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/foliostream/foliostream/internal/store/sqlite"
 	"github.com/foliostream/foliostream/internal/store/storetest"
@@ -350,4 +352,251 @@ func TestReplaceAccountFrom(t *testing.T) {
 	}
 	// The store is still writable afterwards (the source is detached).
 	write(live, &store.Batch{Chunks: []*events.Chunk{chunkOf("s3", mv("z:cash:0", "s3", 2))}})
+}
+
+// manyMovements returns n cash and stock movements of account, one per
+// second from start.
+func manyMovements(account string, n int, start time.Time) []events.Movement {
+	out := make([]events.Movement, n)
+	for i := range out {
+		m := events.Movement{ID: fmt.Sprintf("%032x:cash:0", i), Account: account, Broker: events.BrokerTastytrade,
+			Kind: events.KindCash, Time: events.WallTimeOf(start.Add(time.Duration(i) * time.Second)), Line: i + 2,
+			Currency: "USD", CashType: events.CashDeposit, Amount: decimal.New(int64(i), -2), Notes: fmt.Sprint("note ", i)}
+		if i%2 == 1 {
+			m.ID = fmt.Sprintf("%032x:stock:0", i)
+			m.Kind, m.CashType, m.Amount, m.Ticker, m.Code = events.KindStock, "", decimal.Zero, "PFE", events.BuyToOpen
+			m.Quantity, m.Price, m.Commissions = decimal.NewFromInt(int64(1+i%100)), decimal.New(2512, -2), decimal.NewFromInt(1)
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// writeMovements writes ms in chunks of 1,000, 50 chunks per batch.
+func writeMovements(t *testing.T, s *sqlite.Store, session string, ms []events.Movement) {
+	t.Helper()
+	var batch []*events.Chunk
+	for i := 0; i < len(ms); i += 1000 {
+		c := chunkOf(session, ms[i:min(i+1000, len(ms))]...)
+		c.Account = ms[0].Account
+		c.ID, c.Ordinal = fmt.Sprintf("2025-W35.%d", i/1000+1), i/1000+1
+		batch = append(batch, c)
+		if len(batch) == 50 || i+1000 >= len(ms) {
+			if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: batch}); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+}
+
+// A scan holds a bounded part of the history: the live heap grows about as
+// much scanning 100,000 movements as scanning 10,000.
+func TestScanMemoryFlat(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes 110,000 movements; not under -short or -race")
+	}
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	start := time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC)
+	writeMovements(t, s, "s-small", manyMovements("small", 10_000, start))
+	writeMovements(t, s, "s-big", manyMovements("big", 100_000, start))
+	small := scanPeakHeap(t, s, "small")
+	big := scanPeakHeap(t, s, "big")
+	t.Logf("live heap growth during a scan: %d KiB for 10,000 movements, %d KiB for 100,000", small>>10, big>>10)
+	// Holding the history would take about 45 MiB more for the big one.
+	if big > small+4<<20 {
+		t.Errorf("scanning 100,000 movements grew the heap by %d KiB, 10,000 by %d KiB: not bounded", big>>10, small>>10)
+	}
+}
+
+// A scan is one read transaction: batches committed while it is open (a
+// WAL checkpoint among them) neither block it nor show up in it, and
+// nothing waits on a lock (SQLITE_BUSY) either way.
+func TestScanDuringWrites(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	start := time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC)
+	first := manyMovements("acct", 5_000, start)
+	writeMovements(t, s, "s1", first)
+	// Enough for the writer to checkpoint the WAL (1,000 pages) meanwhile.
+	later := manyMovements("acct", 30_000, start.Add(24*time.Hour))
+	for i := range later {
+		later[i].ID = "b" + later[i].ID[1:]
+	}
+	n := 0
+	err := s.ScanMovements(t.Context(), "acct", nil, func(m *events.Movement) error {
+		if n++; n == 100 {
+			writeMovements(t, s, "s2", later)
+			if _, err := s.Projections(t.Context(), "acct"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(first) {
+		t.Errorf("the scan saw %d movements, want the %d there were when it started", n, len(first))
+	}
+	if ms, err := store.AccountMovements(t.Context(), s, "acct"); err != nil || len(ms) != len(first)+len(later) {
+		t.Errorf("after the writes: %d movements, %v; want %d", len(ms), err, len(first)+len(later))
+	}
+}
+
+// Repeats of a movement inside one multi-row statement and across
+// statements of one batch keep the row of the smallest (session, line).
+func TestDuplicatesInOneBatch(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	ms := manyMovements("acct", 300, time.Date(2024, 1, 2, 9, 30, 0, 0, time.UTC))
+	var dup []events.Movement
+	for _, i := range []int{5, 70, 140, 299} {
+		m := ms[i]
+		m.Line = 1 // smaller than every original line
+		dup = append(dup, m)
+	}
+	// In the same statement as the original (5 and 10 in the first 64),
+	// in a later statement, in the one-row tail: the batch is
+	// ms[:10], dup[0], ms[10:], dup[1:].
+	batch := append(append(append(append([]events.Movement{}, ms[:10]...), dup[0]), ms[10:]...), dup[1:]...)
+	if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{chunkOf("s1", batch...)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.AccountMovements(t.Context(), s, "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ms) {
+		t.Fatalf("%d movements, want %d (one per ID)", len(got), len(ms))
+	}
+	for i := range got {
+		want := ms[i]
+		if slices.Contains([]int{5, 70, 140, 299}, i) {
+			want.Line = 1
+		}
+		if !got[i].Equal(&want) {
+			t.Errorf("movement %d: %+v, want %+v", i, got[i], want)
+		}
+	}
+}
+
+// The row ID hashes the account (spec/parsers.md §6.2), so the same ID in
+// two accounts is two movements; a store keyed by ID alone would move the
+// movement from one account to the other.
+func TestSameIDInTwoAccounts(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	a := mv("x:cash:0", "s1", 2)
+	b := a
+	b.Account = "other"
+	cb := chunkOf("s0", b)
+	cb.Account = "other"
+	for _, c := range []*events.Chunk{chunkOf("s1", a), cb} {
+		if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, acct := range []string{"acct", "other"} {
+		ms, err := store.AccountMovements(t.Context(), s, acct)
+		if err != nil || len(ms) != 1 || ms[0].Account != acct {
+			t.Errorf("movements of %s: %+v, %v; want x:cash:0 of %s", acct, ms, err, acct)
+		}
+	}
+}
+
+// WriteProjections writes rows as they come: the live heap grows about as
+// much emitting 100,000 rows as emitting 10,000.
+func TestWriteProjectionsMemoryFlat(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes 110,000 rows; not under -short or -race")
+	}
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	growth := func(rows int) uint64 {
+		live := func() uint64 {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		before := live()
+		peak := before
+		day := events.NewDate(2024, 1, 2)
+		err := s.WriteProjections(t.Context(), "acct", func(sink projections.Sink) error {
+			for i := range rows {
+				v := decimal.New(int64(i), -2)
+				row := projections.TickerSnapshot{Ticker: fmt.Sprintf("T%03d", i%500), Currency: "USD",
+					Date: day.AddDays(i / 500), TotalShares: v, Weight: v, CostBasis: v, RealCost: v, Dividends: v,
+					DividendTaxes: v, Options: v, TotalIncomes: v, CapitalDeployed: v, Realized: v, Performance: v,
+					Commissions: v, Fees: v}
+				if err := sink.Ticker(&row); err != nil {
+					return err
+				}
+				if i%4096 == 0 {
+					peak = max(peak, live())
+				}
+			}
+			return nil
+		}, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return peak - before
+	}
+	small, big := growth(10_000), growth(100_000)
+	t.Logf("live heap growth while writing: %d KiB for 10,000 rows, %d KiB for 100,000", small>>10, big>>10)
+	if big > small+4<<20 {
+		t.Errorf("writing 100,000 rows grew the heap by %d KiB, 10,000 by %d KiB: not bounded", big>>10, small>>10)
+	}
+	r, err := s.Projections(t.Context(), "acct")
+	if err != nil || len(r.Tickers) != 100_000 {
+		t.Fatalf("Projections: %d ticker rows, %v; want 100000", len(r.Tickers), err)
+	}
+}
+
+// One ID at one wall-clock time with two offsets (which the ID rules out:
+// it hashes the instant) conflicts on the primary key only: the row there
+// stays, and the batch does not fail.
+func TestSameKeyOtherOffset(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	a := mv("x:cash:0", "s1", 2)
+	a.Offset = "+0100"
+	b := a
+	b.Offset, b.Line = "-0500", 1
+	for _, c := range []*events.Chunk{chunkOf("s1", a), chunkOf("s0", b)} {
+		if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := store.AccountMovements(t.Context(), s, "acct")
+	if err != nil || len(ms) != 1 || !ms[0].Equal(&a) {
+		t.Errorf("movements: %+v, %v; want only %+v", ms, err, a)
+	}
+}
+
+// A row the store could not write fails WriteProjections even when emit
+// ignores the sink's error: the projections are not committed without it.
+func TestWriteProjectionsSinkErrorSticks(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	old := &projections.Result{Account: "acct", Broker: []projections.BrokerSnapshot{{Currency: "USD",
+		Date: events.NewDate(2025, 1, 2), MovementCounter: 1}}}
+	if err := store.ReplaceProjections(t.Context(), s, old, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var sinkErrs int
+	err := s.WriteProjections(t.Context(), "acct", func(sink projections.Sink) error {
+		for i := range 100 {
+			// The same (ticker, currency, date) twice: the primary key
+			// refuses the statement that holds both.
+			row := projections.TickerSnapshot{Ticker: "PFE", Currency: "USD", Date: events.NewDate(2025, 1, 2).AddDays(i % 50)}
+			if sink.Ticker(&row) != nil {
+				sinkErrs++
+			}
+		}
+		return nil
+	}, nil, time.Now())
+	if err == nil || sinkErrs == 0 {
+		t.Fatalf("WriteProjections = %v after %d sink errors; want an error", err, sinkErrs)
+	}
+	got, err := s.Projections(t.Context(), "acct")
+	if err != nil || len(got.Broker) != 1 || len(got.Tickers) != 0 {
+		t.Errorf("after the failed write: %+v, %v; want the old projections", got, err)
+	}
 }

@@ -63,6 +63,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReplaceProjectionsCancelled", testReplaceProjectionsCancelled},
 		{"ReplaceProjectionsAtomicForReaders", testReplaceProjectionsAtomic},
 		{"Accounts", testAccounts},
+		{"ScanMovementsKinds", testScanMovementsKinds},
+		{"ScanMovementsStops", testScanMovementsStops},
+		{"ScanMovementsCancelled", testScanMovementsCancelled},
+		{"ManyMovementsIdempotent", testManyMovementsIdempotent},
+		{"MovementInTwoTimeZones", testMovementInTwoTimeZones},
+		{"WriteProjectionsEmitError", testWriteProjectionsEmitError},
+		{"WriteProjectionsOperationOrder", testWriteProjectionsOperationOrder},
+		{"WriteProjectionsWhileScanning", testWriteProjectionsWhileScanning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -698,4 +706,269 @@ func testAccounts(t *testing.T, s store.Store) {
 	if want := []string{"alpha", "mid", "zeta"}; !slices.Equal(got, want) {
 		t.Errorf("Accounts = %v, want %v", got, want)
 	}
+}
+
+// scanned returns the movements ScanMovements gives for account and kinds,
+// copied (the store may reuse the one it passes).
+func scanned(t *testing.T, s store.Store, account string, kinds ...events.Kind) []events.Movement {
+	t.Helper()
+	var out []events.Movement
+	err := s.ScanMovements(t.Context(), account, kinds, func(m *events.Movement) error {
+		out = append(out, *m)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanMovements(%q, %v): %v", account, kinds, err)
+	}
+	return out
+}
+
+// mixed returns n movements of account of four kinds, one per second from
+// base, in events.Compare order.
+func mixed(account string, n int) []events.Movement {
+	out := make([]events.Movement, n)
+	for i := range out {
+		at := events.WallTimeOf(base.Add(time.Duration(i/3) * time.Second)).String()
+		m := movement(account, fmt.Sprintf("%032x:stock:0", i), at, i%3)
+		switch i % 4 {
+		case 1:
+			m.ID = fmt.Sprintf("%032x:option:1", i)
+			m.Kind, m.Code, m.Part, m.OptionType = events.KindOption, events.SellToOpen, 1, events.Put
+			m.Quantity, m.Price, m.Strike, m.Expiration = dec("1"), decimal.Zero, dec("25"), events.NewDate(2025, 9, 19)
+			m.Premium, m.NetPremium, m.Multiplier = dec("23"), dec("21.86"), dec("100")
+		case 2:
+			m.ID = fmt.Sprintf("%032x:cash:0", i)
+			m.Kind, m.Ticker, m.Code, m.CashType = events.KindCash, "", "", events.CashDeposit
+			m.Quantity, m.Price, m.Commissions, m.Fees, m.Amount = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero, decimal.New(int64(i), -2)
+		case 3:
+			m.ID = fmt.Sprintf("%032x:dividend:0", i)
+			m.Kind, m.Code, m.Amount = events.KindDividend, "", dec("12.73")
+			m.Quantity, m.Price, m.Commissions, m.Fees = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func ofKinds(ms []events.Movement, kinds ...events.Kind) []events.Movement {
+	var out []events.Movement
+	for _, m := range ms {
+		if slices.Contains(kinds, m.Kind) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func testScanMovementsKinds(t *testing.T, s store.Store) {
+	all := mixed("kinds", 40)
+	other := mixed("kinds-other", 4)
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{
+		chunk("k-s", "kinds", "2025-W35.1", 1, 1, all...),
+		chunk("ko-s", "kinds-other", "2025-W35.1", 1, 1, other...),
+	}})
+	requireMovements(t, scanned(t, s, "kinds"), all)
+	requireMovements(t, scanned(t, s, "kinds", events.KindOption, events.KindCash),
+		ofKinds(all, events.KindOption, events.KindCash))
+	requireMovements(t, scanned(t, s, "kinds", events.KindDividend), ofKinds(all, events.KindDividend))
+	if got := scanned(t, s, "kinds", events.KindDividendTax); len(got) != 0 {
+		t.Errorf("ScanMovements of a kind the account has none of: %d movements, want 0", len(got))
+	}
+}
+
+func testScanMovementsStops(t *testing.T, s store.Store) {
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("st-s", "stop", "2025-W35.1", 1, 1, mixed("stop", 10)...)}})
+	errStop := errors.New("stop here")
+	calls := 0
+	err := s.ScanMovements(t.Context(), "stop", nil, func(*events.Movement) error {
+		if calls++; calls == 3 {
+			return errStop
+		}
+		return nil
+	})
+	if err != errStop {
+		t.Errorf("ScanMovements returned %v, want fn's error unwrapped", err)
+	}
+	if calls != 3 {
+		t.Errorf("fn was called %d times, want 3 (the scan stops at its error)", calls)
+	}
+}
+
+func testScanMovementsCancelled(t *testing.T, s store.Store) {
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("cx-s", "cancel", "2025-W35.1", 1, 1, mixed("cancel", 10)...)}})
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	err := s.ScanMovements(ctx, "cancel", nil, func(*events.Movement) error {
+		if calls++; calls == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if err == nil {
+		t.Errorf("ScanMovements cancelled after %d of 10 movements returned nil", calls)
+	}
+	cancel()
+}
+
+// Many movements, more than a store writes in one statement, written in
+// batches cut one way and then redelivered cut another way, with
+// repeats inside one chunk: one movement per ID, in order.
+func testManyMovementsIdempotent(t *testing.T, s store.Store) {
+	all := mixed("many", 1000)
+	chunks := []*events.Chunk{
+		chunk("many-s", "many", "2025-W35.1", 1, 3, all[:130]...),
+		chunk("many-s", "many", "2025-W35.2", 2, 3, all[130:193]...),
+		chunk("many-s", "many", "2025-W35.3", 3, 3, all[193:]...),
+	}
+	write(t, s, &store.Batch{Chunks: chunks[:1]})
+	write(t, s, &store.Batch{Chunks: chunks[1:]})
+	requireMovements(t, scanned(t, s, "many"), all)
+	// Redelivered in one batch, and a chunk that repeats movements of its
+	// own (a statement's row exported twice over two files).
+	again := append(append([]events.Movement{}, all[500:700]...), all[600:650]...)
+	write(t, s, &store.Batch{Chunks: append(chunks, chunk("many-s2", "many", "2025-W35.1", 1, 1, again...))})
+	requireMovements(t, scanned(t, s, "many"), all)
+	if n := storedChunks(t, s, "many-s"); n != 3 {
+		t.Errorf("StoredChunks = %d, want 3", n)
+	}
+}
+
+// One movement exported twice with different account time-zone settings:
+// the same ID (the ID hashes the UTC instant, spec/parsers.md §6.2), another
+// wall-clock time and offset on the same day. The store keeps one of them.
+func testMovementInTwoTimeZones(t *testing.T, s store.Store) {
+	london := movement("tz", "7a7a:stock:0", "2025-08-25T15:30:00", 0)
+	london.Offset = "+0100"
+	newYork := london
+	newYork.Time, newYork.Offset, newYork.Line = wt("2025-08-25T10:30:00"), "-0400", 9
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("tz-a", "tz", "2025-W35.1", 1, 1, london)}})
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("tz-b", "tz", "2025-W35.1", 1, 1, newYork)}})
+	got := scanned(t, s, "tz")
+	if len(got) != 1 || !(got[0].Equal(&london) || got[0].Equal(&newYork)) {
+		t.Fatalf("movements after the same movement in two time zones: %+v, want one of %+v and %+v", got, london, newYork)
+	}
+}
+
+// sinkRows is an emit function that sends r's rows and then fails with err
+// (if not nil).
+func sinkRows(r *projections.Result, err error) func(projections.Sink) error {
+	return func(sink projections.Sink) error {
+		if e := r.Emit(sink); e != nil {
+			return e
+		}
+		return err
+	}
+}
+
+func testWriteProjectionsEmitError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sealed := store.Session{ID: "ee-1", Account: "ee", Broker: events.BrokerTastytrade, File: "a.csv",
+		SHA256: "aa", Phase: store.PhaseSealed, TotalChunks: 1, Movements: 1, StartedAt: base, SealedAt: base}
+	write(t, s, &store.Batch{Sessions: []store.Session{sealed}})
+	old := result("ee", 3)
+	replace(t, s, old, nil, base)
+	errBoom := errors.New("computation failed")
+	err := s.WriteProjections(ctx, "ee", sinkRows(result("ee", 5), errBoom), []string{"ee-1"}, base.Add(time.Hour))
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("WriteProjections with a failing emit: %v, want the emit's error", err)
+	}
+	requireResult(t, readProjections(t, s, "ee"), old)
+	got, err := s.Session(ctx, "ee-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireSession(t, got, sealed)
+}
+
+// Operations come in emission order with their seq, which is not the
+// order Projections returns: (ticker, open date, currency, seq).
+func testWriteProjectionsOperationOrder(t *testing.T, s store.Store) {
+	op := func(ticker, currency string, open events.Date, realized string) projections.Operation {
+		return projections.Operation{Ticker: ticker, Currency: currency, IsOpen: true, OpenDate: open,
+			Realized: dec(realized), Commissions: dec("1"), Fees: dec("0.12"), Premium: dec("0"),
+			Dividends: dec("0"), DividendTaxes: dec("0"), CapitalDeployed: dec("100"), Performance: dec("0")}
+	}
+	jan1, jan5, mar1 := events.NewDate(2025, 1, 1), events.NewDate(2025, 1, 5), events.NewDate(2025, 3, 1)
+	emitted := []projections.Operation{
+		op("PFE", "USD", jan5, "1"), // seq 0
+		op("AAPL", "USD", mar1, "2"),
+		op("AAPL", "USD", jan1, "3"),
+		op("AAPL", "EUR", jan1, "4"),
+		op("AAPL", "USD", jan1, "5"), // ties with seq 2: seq decides
+		op("/MESZ5", "USD", mar1, "6"),
+	}
+	err := s.WriteProjections(t.Context(), "oo", func(sink projections.Sink) error {
+		for i := range emitted {
+			if err := sink.Operation(&emitted[i], i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &projections.Result{Account: "oo", Operations: []projections.Operation{
+		emitted[5], emitted[3], emitted[2], emitted[4], emitted[1], emitted[0],
+	}}
+	requireResult(t, readProjections(t, s, "oo"), want)
+}
+
+// Phase 2 scans the account's movements and emits rows as it goes, inside
+// one WriteProjections, while readers read: the scan runs while the write
+// is open, and readers see the old projections until it returns.
+func testWriteProjectionsWhileScanning(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	all := mixed("ws", 300)
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("ws-s", "ws", "2025-W35.1", 1, 1, all...)}})
+	old, next := result("ws", 2), result("ws", 7)
+	replace(t, s, old, nil, base)
+	err := s.WriteProjections(ctx, "ws", func(sink projections.Sink) error {
+		var seen []events.Movement
+		err := s.ScanMovements(ctx, "ws", nil, func(m *events.Movement) error {
+			seen = append(seen, *m)
+			if i := len(seen) - 1; i < len(next.Tickers) {
+				if err := sink.Ticker(&next.Tickers[i]); err != nil {
+					return err
+				}
+			}
+			if len(seen) == 150 {
+				// Half-way: some new rows are written, none is visible.
+				r, err := s.Projections(ctx, "ws")
+				if err != nil {
+					return fmt.Errorf("Projections during the write: %w", err)
+				}
+				if err := diffResult(r, old); err != nil {
+					return fmt.Errorf("Projections during the write, want the old ones: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(seen) != len(all) {
+			return fmt.Errorf("the scan inside the write gave %d movements, want %d", len(seen), len(all))
+		}
+		for i := range all {
+			if !seen[i].Equal(&all[i]) {
+				return fmt.Errorf("the scan inside the write: movement %d is %+v, want %+v", i, seen[i], all[i])
+			}
+		}
+		for i := range next.Broker {
+			if err := sink.Broker(&next.Broker[i]); err != nil {
+				return err
+			}
+		}
+		for i := range next.Operations {
+			if err := sink.Operation(&next.Operations[i], i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireResult(t, readProjections(t, s, "ws"), next)
 }

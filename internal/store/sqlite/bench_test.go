@@ -1,0 +1,398 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/chunker"
+	"github.com/foliostream/foliostream/internal/projections"
+	"github.com/foliostream/foliostream/internal/projector"
+	"github.com/foliostream/foliostream/internal/store"
+	"github.com/foliostream/foliostream/internal/store/sqlite"
+	"github.com/foliostream/foliostream/internal/synth"
+	"github.com/shopspring/decimal"
+)
+
+// statementBatches returns the chunks of a synthetic Tastytrade statement
+// of rows rows (internal/synth, seed 1), as ingest builds them, cut into
+// batches as the projector cuts them (projector.DefaultBatchSize chunks or
+// projector.DefaultBatchBytes of bodies), and the number of movements. It
+// is generated once per rows and test binary.
+func statementBatches(tb testing.TB, rows int) ([][]*events.Chunk, int) {
+	tb.Helper()
+	genMu.Lock()
+	defer genMu.Unlock()
+	if g, ok := generated[rows]; ok {
+		return g.batches, g.movements
+	}
+	var csv bytes.Buffer
+	if _, err := synth.Tastytrade(&csv, synth.Config{Seed: 1, Rows: rows}); err != nil {
+		tb.Fatal(err)
+	}
+	cfg := chunker.Config{Account: "bench", File: "bench.csv"}
+	a, err := chunker.Analyze(bytes.NewReader(csv.Bytes()), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if a.RowErrorCount > 0 {
+		tb.Fatalf("synthetic statement: %d row errors", a.RowErrorCount)
+	}
+	var g genBatches
+	var batch []*events.Chunk
+	size := 0
+	err = chunker.Build(bytes.NewReader(csv.Bytes()), a, cfg, nil, func(c *events.Chunk) error {
+		body, err := events.Marshal(c)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, c)
+		g.movements += len(c.Movements)
+		size += len(body)
+		if len(batch) >= projector.DefaultBatchSize || size >= projector.DefaultBatchBytes {
+			g.batches = append(g.batches, batch)
+			batch, size = nil, 0
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(batch) > 0 {
+		g.batches = append(g.batches, batch)
+	}
+	generated[rows] = g
+	return g.batches, g.movements
+}
+
+type genBatches struct {
+	batches   [][]*events.Chunk
+	movements int
+}
+
+var (
+	genMu     sync.Mutex
+	generated = map[int]genBatches{}
+)
+
+// writeAll writes the batches to s, stamping them at a fixed instant.
+func writeAll(tb testing.TB, s *sqlite.Store, batches [][]*events.Chunk) {
+	tb.Helper()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, batch := range batches {
+		if err := s.WriteBatch(tb.Context(), &store.Batch{Chunks: batch, At: at}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteBatch writes a synthetic statement's movements into a fresh
+// store in the projector's batches (one transaction, one fsync each) and
+// reports movements/s.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatch -benchtime 1x -count 5
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, rows := range []int{100_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			batches, n := statementBatches(b, rows)
+			var took time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				start := time.Now()
+				writeAll(b, s, batches)
+				took += time.Since(start)
+				b.StopTimer()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+			b.ReportMetric(float64(len(batches)), "batches")
+		})
+	}
+}
+
+// BenchmarkWriteBatchGrown is BenchmarkWriteBatch into a store that holds
+// an older history of the same account first: the statement's movements
+// five times over, moved back three years per copy, with other IDs
+// (825,000 movements). It shows whether writes slow down as the table
+// grows; the store is filled once per run and copied for each iteration.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatchGrown -benchtime 1x -count 5
+func BenchmarkWriteBatchGrown(b *testing.B) {
+	const rows, copies = 100_000, 5
+	batches, n := statementBatches(b, rows)
+	template := grownStore(b, batches, copies)
+	var took time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), sqlite.FileName)
+		if err := copyFile(template, path); err != nil {
+			b.Fatal(err)
+		}
+		s, err := sqlite.Open(b.Context(), path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		writeAll(b, s, batches)
+		took += time.Since(start)
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+	b.ReportMetric(float64(n*copies), "movements-before")
+}
+
+var (
+	grownOnce sync.Once
+	grownDir  string // removed by TestMain
+	grownPath string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if grownDir != "" {
+		os.RemoveAll(grownDir)
+	}
+	os.Exit(code)
+}
+
+// grownStore writes, once per test binary, a store holding copies older
+// copies of batches, and returns its path.
+func grownStore(b *testing.B, batches [][]*events.Chunk, copies int) string {
+	b.Helper()
+	grownOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sqlite-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		grownDir = dir
+		path := filepath.Join(dir, sqlite.FileName)
+		s, err := sqlite.Open(b.Context(), path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := 1; k <= copies; k++ {
+			back := events.WallTime(int64(k) * 3 * 365 * 86400)
+			for _, batch := range batches {
+				older := make([]*events.Chunk, len(batch))
+				for i, c := range batch {
+					o := *c
+					o.Session = fmt.Sprintf("%s-%d", c.Session, k)
+					o.Movements = slices.Clone(c.Movements)
+					for j := range o.Movements {
+						m := &o.Movements[j]
+						sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", m.ID, k))
+						m.ID = hex.EncodeToString(sum[:16]) + m.ID[32:]
+						m.Time -= back
+					}
+					older[i] = &o
+				}
+				if err := s.WriteBatch(b.Context(), &store.Batch{Chunks: older}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		grownPath = path
+	})
+	if grownPath == "" {
+		b.Fatal("no grown store")
+	}
+	return grownPath
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// BenchmarkScanMovements reads a synthetic statement's account back with
+// ScanMovements and reports movements/s and how much the live heap grew
+// during a scan at its peak (sampled after a GC every 4,096 movements).
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkScanMovements -benchtime 3x -count 5
+func BenchmarkScanMovements(b *testing.B) {
+	for _, rows := range []int{100_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			batches, n := statementBatches(b, rows)
+			s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			writeAll(b, s, batches)
+			batches = nil
+			b.ReportAllocs()
+			var took time.Duration
+			for b.Loop() {
+				start := time.Now()
+				got := 0
+				err := s.ScanMovements(b.Context(), "bench", nil, func(*events.Movement) error {
+					got++
+					return nil
+				})
+				took += time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got != n {
+					b.Fatalf("scanned %d movements, want %d", got, n)
+				}
+			}
+			// The peak heap, measured apart from the timed scans.
+			peak := scanPeakHeap(b, s, "bench")
+			b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MiB")
+		})
+	}
+}
+
+// scanPeakHeap scans account and returns by how much the live heap
+// (HeapAlloc right after a GC), sampled every 4,096 movements and at the
+// end, rose above its level before the scan at its highest.
+func scanPeakHeap(tb testing.TB, s *sqlite.Store, account string) uint64 {
+	tb.Helper()
+	live := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := live()
+	peak := before
+	sample := func() { peak = max(peak, live()) }
+	i := 0
+	err := s.ScanMovements(tb.Context(), account, nil, func(*events.Movement) error {
+		if i++; i%4096 == 0 {
+			sample()
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sample()
+	return peak - before
+}
+
+// benchResult returns projections the size of a 100,000-row statement's
+// (500 broker rows, 10,000 ticker rows, 3,000 operations), with long
+// quotients as the computation makes them.
+func benchResult(account string) *projections.Result {
+	r := &projections.Result{Account: account}
+	day := events.NewDate(2024, 1, 2)
+	pct := decimal.RequireFromString("2.6912939379629688552669919089")
+	for i := range 500 {
+		v := decimal.New(int64(100_000+i*37), -2)
+		r.Broker = append(r.Broker, projections.BrokerSnapshot{Currency: "USD", Date: day.AddDays(i),
+			MovementCounter: i * 3, RealizedGains: v, RealizedPercentage: pct, UnrealizedGains: v.Neg(),
+			UnrealizedGainsPercentage: pct.Neg(), Invested: v, Commissions: decimal.New(int64(i), 0),
+			Fees: decimal.New(int64(i)*12, -2), Deposited: v, Withdrawn: decimal.Zero, DividendsReceived: v,
+			OptionsIncome: v, OtherIncome: decimal.Zero, OpenTrades: i%2 == 0, NetCashFlow: v})
+	}
+	for i := range 10_000 {
+		v := decimal.New(int64(5_000+i*13), -2)
+		r.Tickers = append(r.Tickers, projections.TickerSnapshot{Ticker: fmt.Sprintf("T%02d", i%20), Currency: "USD",
+			Date: day.AddDays(i / 20), TotalShares: decimal.New(int64(i%300), 0), Weight: pct, CostBasis: v,
+			RealCost: v, Dividends: decimal.Zero, DividendTaxes: decimal.Zero, Options: v.Neg(), TotalIncomes: v,
+			CapitalDeployed: v, Realized: v, Performance: pct, OpenTrades: i%3 == 0,
+			Commissions: decimal.New(int64(i%50), 0), Fees: decimal.New(int64(i%50)*14, -2)})
+	}
+	for i := range 3_000 {
+		v := decimal.New(int64(1_000+i*7), -2)
+		o := projections.Operation{Ticker: fmt.Sprintf("T%02d", i%20), Currency: "USD", IsOpen: i%10 == 0,
+			OpenDate: day.AddDays(i / 6), Realized: v, Commissions: decimal.NewFromInt(2), Fees: decimal.New(24, -2),
+			Premium: v, Dividends: decimal.Zero, DividendTaxes: decimal.Zero, CapitalDeployed: v, Performance: pct}
+		if !o.IsOpen {
+			o.CloseDate = o.OpenDate.AddDays(14)
+		}
+		r.Operations = append(r.Operations, o)
+	}
+	return r
+}
+
+// BenchmarkWriteProjections replaces an account's projections (13,500
+// rows) with WriteProjections and reports rows/s.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteProjections -benchtime 10x -count 5
+func BenchmarkWriteProjections(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := benchResult("bench")
+	rows := len(r.Broker) + len(r.Tickers) + len(r.Operations)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := store.ReplaceProjections(b.Context(), s, r, nil, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkPhase2 runs the projector's phase 2 on a synthetic statement's
+// account: WriteProjections of projections.ComputeTo over ScanMovements,
+// the scans, the computation and the writes at once. It reports
+// movements/s.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkPhase2 -benchtime 3x -count 5
+func BenchmarkPhase2(b *testing.B) {
+	batches, n := statementBatches(b, 100_000)
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	writeAll(b, s, batches)
+	ctx := b.Context()
+	for b.Loop() {
+		err := s.WriteProjections(ctx, "bench", func(sink projections.Sink) error {
+			scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
+				return s.ScanMovements(ctx, "bench", kinds, fn)
+			}
+			return projections.ComputeTo("bench", scan, sink)
+		}, nil, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")
+}

@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"database/sql"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/shopspring/decimal"
+)
+
+// formatter turns the values of one write into statement arguments. It
+// keeps the text of the decimals it has formatted: a statement's amounts
+// repeat (quantity 1, multiplier 100, the usual commissions and fees), and
+// formatting a decimal allocates. It is not safe for concurrent use.
+type formatter struct {
+	args     []any
+	decimals map[decimalKey]any // the text of a decimal, boxed once
+}
+
+// decimalKey is a decimal whose coefficient fits in an int64: the value
+// coefficient × 10^exp, which decimal.Decimal.String formats.
+type decimalKey struct {
+	coefficient int64
+	exp         int32
+}
+
+// maxFormatted bounds a formatter's decimals; when full it starts again.
+const maxFormatted = 1 << 12
+
+func newFormatter() *formatter {
+	return &formatter{decimals: make(map[decimalKey]any)}
+}
+
+// decimal returns d's exact text, d.String(), as an argument.
+func (f *formatter) decimal(d decimal.Decimal) any {
+	if d.NumDigits() > 18 {
+		return d.String()
+	}
+	k := decimalKey{d.CoefficientInt64(), d.Exponent()}
+	if v, ok := f.decimals[k]; ok {
+		return v
+	}
+	if len(f.decimals) >= maxFormatted {
+		clear(f.decimals)
+	}
+	v := any(d.String())
+	f.decimals[k] = v
+	return v
+}
+
+// nullDecimal is decimal, with zero as NULL (the movements table).
+func (f *formatter) nullDecimal(d decimal.Decimal) any {
+	if d.IsZero() {
+		return nil
+	}
+	return f.decimal(d)
+}
+
+// text returns s, or NULL for "".
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullDate returns d as YYYY-MM-DD, or NULL for the zero date.
+func nullDate(d events.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.String()
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// instant formats t as RFC 3339 UTC with as many fractional digits as it
+// has; the zero time is NULL.
+func instant(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: t.UTC().Format(time.RFC3339Nano), Valid: true}
+}
+
+func parseInstant(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s.String)
+}
