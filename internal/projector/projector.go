@@ -252,7 +252,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	proc.phase2(ctx) // sessions a crash left sealed with every chunk stored
 	proc.markSessions(ctx)
-	iter, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(p.cfg.BatchSize, p.pullBytes()))
+	iter, err := cons.Messages(jetstream.PullMaxMessages(p.cfg.BatchSize))
 	if err != nil {
 		return fmt.Errorf("projector: consume %s: %w", p.cfg.Durable, err)
 	}
@@ -284,17 +284,6 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		proc.tick(ctx)
 	}
-}
-
-// pullBytes bounds the bytes the client buffers ahead of the loop: two
-// batches, and at least two of the largest messages the server takes (a
-// pull whose byte limit is below one message would never get it).
-func (p *Projector) pullBytes() int {
-	n := 2 * p.cfg.BatchBytes
-	if nc := p.js.Conn(); nc != nil {
-		n = max(n, 2*int(nc.MaxPayload()))
-	}
-	return n
 }
 
 // next waits for the next message until the deadline (none: until ctx ends).
