@@ -235,7 +235,7 @@ type currencyState struct {
 	exps          []events.Date
 	remaining     *decTree // queued NetPremium per expiration index
 	openNet       *intTree // groups with net ≠ 0 per expiration index
-	pending       []decimal.Decimal
+	pending       []decSum
 	pendingSet    []bool
 	pendingIdx    []int32
 }
@@ -250,7 +250,7 @@ func (c *computer) currency(code string) *currencyState {
 			cur.exps = exps
 			cur.remaining = newDecTree(len(exps))
 			cur.openNet = newIntTree(len(exps))
-			cur.pending = make([]decimal.Decimal, len(exps))
+			cur.pending = make([]decSum, len(exps))
 			cur.pendingSet = make([]bool, len(exps))
 		}
 		c.currencies[code] = cur
@@ -305,7 +305,7 @@ func (c *computer) dispatch(d events.Date) {
 			case events.CashInterestsGained, events.CashLending:
 				cur.other = addNZ(cur.other, m.Amount)
 			case events.CashInterestsPaid:
-				cur.other = cur.other.Sub(m.Amount)
+				cur.other = decSub(cur.other, m.Amount)
 			}
 			continue
 		case events.KindConversion:
@@ -316,7 +316,7 @@ func (c *computer) dispatch(d events.Date) {
 			if m.FromCurrency != "" && m.FromCurrency != m.Currency {
 				src := c.currency(m.FromCurrency)
 				src.touched = true
-				src.withdrawn = addNZ(src.withdrawn, m.AmountChanged.Abs())
+				src.withdrawn = addNZ(src.withdrawn, decAbs(m.AmountChanged))
 			}
 			continue
 		case events.KindOption:
@@ -325,7 +325,7 @@ func (c *computer) dispatch(d events.Date) {
 		case events.KindDividend:
 			cur.dividends = addNZ(cur.dividends, m.Amount)
 		case events.KindDividendTax:
-			cur.dividends = cur.dividends.Sub(m.Amount)
+			cur.dividends = decSub(cur.dividends, m.Amount)
 		}
 		t := c.ticker(m.Ticker)
 		if !t.active {
@@ -428,10 +428,10 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 	shares := prev.TotalShares
 	var pool decimal.Decimal
 	if !initial && !prev.CostBasis.IsZero() && !prev.TotalShares.IsZero() {
-		pool = prev.CostBasis.Mul(prev.TotalShares)
+		pool = decMul(prev.CostBasis, prev.TotalShares)
 	}
-	var realized decimal.Decimal
-	var dayComm, dayFees, dayPremium decimal.Decimal // also the broker's (§3.2)
+	var realized decSum
+	var dayComm, dayFees, dayPremium decSum // also the broker's (§3.2)
 	capitalAdded := false
 	cur := s.cur
 
@@ -448,55 +448,55 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 		case events.KindStock:
 			traded = true
 			q := m.Quantity
-			pq := m.Price.Mul(q)
-			dayComm = addNZ(dayComm, m.Commissions)
-			dayFees = addNZ(dayFees, m.Fees)
+			pq := decMul(m.Price, q)
+			dayComm.addNZ(m.Commissions)
+			dayFees.addNZ(m.Fees)
 			if m.Code.BuySide() {
-				shares = shares.Add(q)
-				pool = pool.Add(pq)
-				net = net.Add(q)
-				lots = append(lots, lot{qty: q, cost: pq.Add(m.Commissions).Add(m.Fees)})
+				shares = decAdd(shares, q)
+				pool = decAdd(pool, pq)
+				net = decAdd(net, q)
+				lots = append(lots, lot{qty: q, cost: decAdd(decAdd(pq, m.Commissions), m.Fees)})
 			} else {
-				shares = shares.Sub(q)
-				pool = pool.Sub(pq)
-				net = net.Sub(q)
+				shares = decSub(shares, q)
+				pool = decSub(pool, pq)
+				net = decSub(net, q)
 				rem := q
 				for rem.Sign() > 0 && lotHead < len(lots) {
 					l := &lots[lotHead]
 					if l.qty.Cmp(rem) <= 0 {
-						rem = rem.Sub(l.qty)
+						rem = decSub(rem, l.qty)
 						lotHead++
 						continue
 					}
-					left := l.qty.Sub(rem)
-					l.cost = l.cost.Mul(left).DivRound(l.qty, divPrecision)
+					left := decSub(l.qty, rem)
+					l.cost = decMul(l.cost, left).DivRound(l.qty, divPrecision)
 					l.qty = left
 					rem = decimal.Decimal{}
 				}
 			}
 			if m.Code.Opening() && !pq.IsZero() {
-				row.CapitalDeployed = row.CapitalDeployed.Add(pq.Abs())
+				row.CapitalDeployed = decAdd(row.CapitalDeployed, decAbs(pq))
 				capitalAdded = true
 			}
 			if m.Code == events.SellToClose && !initial {
 				// Average-cost realized on sales, against the previous
 				// snapshot's basis (§2.3).
-				g := m.Price.Sub(prev.CostBasis).Mul(q).Sub(m.Fees).Sub(m.Commissions)
-				realized = realized.Add(g)
+				g := decSub(decSub(decMul(decSub(m.Price, prev.CostBasis), q), m.Fees), m.Commissions)
+				realized.add(g)
 			}
 		case events.KindOption:
 			g := c.group(dm.key)
-			dayComm = addNZ(dayComm, m.Commissions)
-			dayFees = addNZ(dayFees, m.Fees)
-			dayPremium = addNZ(dayPremium, m.Premium)
+			dayComm.addNZ(m.Commissions)
+			dayFees.addNZ(m.Fees)
+			dayPremium.addNZ(m.Premium)
 			if m.Code.Opening() {
 				if m.Code == events.BuyToOpen || m.OptionType == events.Put {
 					mult := m.Multiplier
 					if mult.IsZero() {
 						mult = defaultMultiplier
 					}
-					if capital := dm.strike.Mul(mult); !capital.IsZero() {
-						row.CapitalDeployed = row.CapitalDeployed.Add(capital)
+					if capital := decMul(dm.strike, mult); !capital.IsZero() {
+						row.CapitalDeployed = decAdd(row.CapitalDeployed, capital)
 						capitalAdded = true
 					}
 				}
@@ -539,7 +539,7 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 			}
 			cur.pend(g.expIdx, opener.net, true)
 			if !initial {
-				realized = realized.Add(pairGain(opener, m))
+				pairGain(&realized, opener, m)
 			}
 		case events.KindDividend:
 			row.Dividends = addNZ(row.Dividends, m.Amount)
@@ -548,27 +548,36 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 		}
 	}
 
-	row.Commissions = addNZ(row.Commissions, dayComm)
-	row.Fees = addNZ(row.Fees, dayFees)
-	row.Options = addNZ(row.Options, dayPremium)
-	cur.commissions = addNZ(cur.commissions, dayComm)
-	cur.fees = addNZ(cur.fees, dayFees)
-	cur.options = addNZ(cur.options, dayPremium)
+	comm, fees, premium := dayComm.value(), dayFees.value(), dayPremium.value()
+	row.Commissions = addNZ(row.Commissions, comm)
+	row.Fees = addNZ(row.Fees, fees)
+	row.Options = addNZ(row.Options, premium)
+	cur.commissions = addNZ(cur.commissions, comm)
+	cur.fees = addNZ(cur.fees, fees)
+	cur.options = addNZ(cur.options, premium)
 	row.TotalShares = shares
 	row.Weight = decimal.Decimal{}
 	row.CostBasis = decimal.Decimal{}
 	row.RealCost = decimal.Decimal{}
-	row.TotalIncomes = row.Options.Add(row.Dividends).Sub(row.DividendTaxes).Sub(row.Commissions).Sub(row.Fees)
+	var ti decSum
+	ti.start(row.Options)
+	ti.add(row.Dividends)
+	ti.sub(row.DividendTaxes)
+	ti.sub(row.Commissions)
+	ti.sub(row.Fees)
+	row.TotalIncomes = ti.value()
 	if shares.Sign() > 0 {
-		row.CostBasis = pool.DivRound(shares, divPrecision).Abs()
-		row.RealCost = row.CostBasis.Sub(row.TotalIncomes.DivRound(shares, divPrecision))
+		row.CostBasis = decAbs(pool.DivRound(shares, divPrecision))
+		row.RealCost = decSub(row.CostBasis, row.TotalIncomes.DivRound(shares, divPrecision))
 	}
+	var gain decimal.Decimal // the day's realized Δ (0 for an initial row)
 	if initial {
 		row.Realized = decimal.Decimal{}
 	} else {
-		row.Realized = addNZ(prev.Realized, realized)
+		gain = realized.value()
+		row.Realized = addNZ(prev.Realized, gain)
 	}
-	if initial || !realized.IsZero() || capitalAdded {
+	if initial || !realized.isZero() || capitalAdded {
 		row.Performance = percent(row.Realized, row.CapitalDeployed)
 	}
 	row.OpenTrades = !shares.IsZero() || s.openOptions > 0
@@ -576,38 +585,40 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 	if traded {
 		var qty, cost decimal.Decimal
 		for _, l := range lots[lotHead:] {
-			qty = qty.Add(l.qty)
-			cost = cost.Add(l.cost)
+			qty = decAdd(qty, l.qty)
+			cost = decAdd(cost, l.cost)
 		}
 		var avg decimal.Decimal
 		if qty.Sign() > 0 {
 			avg = cost.DivRound(qty, divPrecision)
-			cur.invested = cur.invested.Add(net.Mul(avg))
+			cur.invested = decAdd(cur.invested, decMul(net, avg))
 		}
 		if !net.IsZero() {
 			cur.positionsOpen = true
 			// No market prices: price × |net| is 0 (§3.2, §4).
-			cur.unrealized = cur.unrealized.Sub(avg.Mul(net))
+			cur.unrealized = decSub(cur.unrealized, decMul(avg, net))
 		}
 	}
 	clear(lots)
 	c.lots = lots[:0]
-	if initial {
-		realized = decimal.Decimal{}
-	}
-	return row, realized
+	return row, gain
 }
 
-// pairGain is the realized gain of a FIFO pair (§2.3): a short opened and
-// bought back, or a long opened and sold; any other pairing gains 0.
-func pairGain(opener queued, closer *events.Movement) decimal.Decimal {
+// pairGain adds to realized the realized gain of a FIFO pair (§2.3): a
+// short opened and bought back, or a long opened and sold; any other pairing
+// gains 0. (The sum is exact, so adding the gain's terms one by one gives
+// the same value and exponent as adding the gain.)
+func pairGain(realized *decSum, opener queued, closer *events.Movement) {
 	switch {
 	case opener.code == events.SellToOpen && closer.Code == events.BuyToClose:
-		return opener.net.Sub(closer.NetPremium.Abs())
+		realized.add(opener.net)
+		realized.subAbs(closer.NetPremium)
 	case opener.code == events.BuyToOpen && closer.Code == events.SellToClose:
-		return closer.NetPremium.Add(opener.net)
+		realized.add(closer.NetPremium)
+		realized.add(opener.net)
+	default:
+		realized.add(decimal.Decimal{})
 	}
-	return decimal.Decimal{}
 }
 
 // group returns a contract line's state, fresh when the line has nothing
@@ -631,18 +642,18 @@ func (cur *currencyState) pend(i int32, v decimal.Decimal, sub bool) {
 		cur.pendingIdx = append(cur.pendingIdx, i)
 	}
 	if sub {
-		cur.pending[i] = subNZ(cur.pending[i], v)
+		cur.pending[i].subNZ(v)
 	} else {
-		cur.pending[i] = addNZ(cur.pending[i], v)
+		cur.pending[i].addNZ(v)
 	}
 }
 
 func (cur *currencyState) flush() {
 	for _, i := range cur.pendingIdx {
-		if v := cur.pending[i]; !v.IsZero() {
-			cur.remaining.add(int(i), v)
+		if p := &cur.pending[i]; !p.isZero() {
+			cur.remaining.add(int(i), p.value())
 		}
-		cur.pending[i] = decimal.Decimal{}
+		cur.pending[i] = decSum{}
 		cur.pendingSet[i] = false
 	}
 	cur.pendingIdx = cur.pendingIdx[:0]
@@ -699,14 +710,16 @@ func (c *computer) brokerDay(d events.Date) error {
 		}
 		// NetCashFlow moves by the day's cash flows (the same exact sum as
 		// recomputing it from the cumulative fields).
-		ncf := prev.NetCashFlow
-		ncf = addNZ(ncf, cur.deposited)
-		ncf = subNZ(ncf, cur.withdrawn)
-		ncf = addNZ(ncf, cur.dividends)
-		ncf = addNZ(ncf, cur.options)
-		ncf = addNZ(ncf, cur.other)
-		ncf = subNZ(ncf, cur.commissions)
-		row.NetCashFlow = subNZ(ncf, cur.fees)
+		var ncf decSum
+		ncf.start(prev.NetCashFlow)
+		ncf.addNZ(cur.deposited)
+		ncf.subNZ(cur.withdrawn)
+		ncf.addNZ(cur.dividends)
+		ncf.addNZ(cur.options)
+		ncf.addNZ(cur.other)
+		ncf.subNZ(cur.commissions)
+		ncf.subNZ(cur.fees)
+		row.NetCashFlow = ncf.value()
 		if row.NetCashFlow.Sign() > 0 {
 			row.RealizedPercentage = percent(row.RealizedGains, row.NetCashFlow)
 			row.UnrealizedGainsPercentage = percent(row.UnrealizedGains, row.NetCashFlow)
@@ -739,7 +752,7 @@ func percent(a, b decimal.Decimal) decimal.Decimal {
 	if b.IsZero() || a.IsZero() {
 		return decimal.Decimal{}
 	}
-	return a.Mul(hundred).DivRound(b, divPrecision)
+	return decMul(a, hundred).DivRound(b, divPrecision)
 }
 
 // subNZ subtracts b from a, skipping the work when b is zero.
@@ -747,7 +760,7 @@ func subNZ(a, b decimal.Decimal) decimal.Decimal {
 	if b.IsZero() {
 		return a
 	}
-	return a.Sub(b)
+	return decSub(a, b)
 }
 
 // addNZ adds b to a, skipping the work when b is zero.
@@ -755,5 +768,5 @@ func addNZ(a, b decimal.Decimal) decimal.Decimal {
 	if b.IsZero() {
 		return a
 	}
-	return a.Add(b)
+	return decAdd(a, b)
 }

@@ -15,9 +15,9 @@ func newDecTree(n int) *decTree { return &decTree{t: make([]decimal.Decimal, n)}
 
 // add adds v at index i (0-based).
 func (f *decTree) add(i int, v decimal.Decimal) {
-	f.total = f.total.Add(v)
+	f.total = decAdd(f.total, v)
 	for i++; i <= len(f.t); i += i & -i {
-		f.t[i-1] = f.t[i-1].Add(v)
+		f.t[i-1] = decAdd(f.t[i-1], v)
 	}
 }
 
@@ -25,7 +25,7 @@ func (f *decTree) add(i int, v decimal.Decimal) {
 func (f *decTree) prefix(i int) decimal.Decimal {
 	var s decimal.Decimal
 	for ; i > 0; i -= i & -i {
-		s = s.Add(f.t[i-1])
+		s = decAdd(s, f.t[i-1])
 	}
 	return s
 }
@@ -35,7 +35,7 @@ func (f *decTree) suffix(i int) decimal.Decimal {
 	if i <= 0 {
 		return f.total
 	}
-	return f.total.Sub(f.prefix(i))
+	return decSub(f.total, f.prefix(i))
 }
 
 // intTree is a Fenwick tree of counts that also finds the highest non-zero
