@@ -1,10 +1,9 @@
 package parsers
 
 import (
-	"math"
-	"math/bits"
-
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // decCache makes decimals from a coefficient and an exponent and shares the
@@ -54,45 +53,6 @@ func (dc *decCache) get(c int64, e int32) decimal.Decimal {
 	return d
 }
 
-// decSmall returns d's coefficient and exponent when the coefficient has at
-// most 18 digits (so that it fits an int64 with room for a sign change).
-func decSmall(d decimal.Decimal) (c int64, e int32, ok bool) {
-	if d.IsZero() {
-		return 0, d.Exponent(), true
-	}
-	if d.NumDigits() > 18 {
-		return 0, 0, false
-	}
-	return d.CoefficientInt64(), d.Exponent(), true
-}
-
-// pow10i are the powers of ten that fit an int64.
-var pow10i = func() (p [19]int64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
-// scaleUp returns c·10^k, or false when it overflows an int64.
-func scaleUp(c int64, k int32) (int64, bool) {
-	if k == 0 {
-		return c, true
-	}
-	if k < 0 || int(k) >= len(pow10i) {
-		return 0, false
-	}
-	hi, lo := bits.Mul64(uint64(absInt64(c)), uint64(pow10i[k]))
-	if hi != 0 || lo > math.MaxInt64 {
-		return 0, false
-	}
-	if c < 0 {
-		return -int64(lo), true
-	}
-	return int64(lo), true
-}
-
 func absInt64(c int64) int64 {
 	if c < 0 {
 		return -c
@@ -102,12 +62,12 @@ func absInt64(c int64) int64 {
 
 // sub is a.Sub(b).
 func (dc *decCache) sub(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := decSmall(a)
-	bc, be, ok2 := decSmall(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	if ok1 && ok2 {
 		e := min(ae, be)
-		x, okx := scaleUp(ac, ae-e)
-		y, oky := scaleUp(bc, be-e)
+		x, okx := exactdec.ScaleUp(ac, int64(ae-e))
+		y, oky := exactdec.ScaleUp(bc, int64(be-e))
 		if r := x - y; okx && oky && ((x >= 0) == (y >= 0) || (r >= 0) == (x >= 0)) { // no overflow
 			return dc.get(r, e)
 		}
@@ -117,7 +77,7 @@ func (dc *decCache) sub(a, b decimal.Decimal) decimal.Decimal {
 
 // neg is d.Neg().
 func (dc *decCache) neg(d decimal.Decimal) decimal.Decimal {
-	if c, e, ok := decSmall(d); ok {
+	if c, e, ok := exactdec.Small(d); ok {
 		return dc.get(-c, e)
 	}
 	return d.Neg()
@@ -136,8 +96,8 @@ func (dc *decCache) abs(d decimal.Decimal) decimal.Decimal {
 // Quotients of the same decimals (the same values shared by get) are
 // remembered.
 func (dc *decCache) div(x, q decimal.Decimal) decimal.Decimal {
-	xc, xe, ok1 := decSmall(x)
-	qc, qe, ok2 := decSmall(q)
+	xc, xe, ok1 := exactdec.Small(x)
+	qc, qe, ok2 := exactdec.Small(q)
 	if !ok1 || !ok2 {
 		return dc.divide(x, q)
 	}
@@ -153,21 +113,8 @@ func (dc *decCache) div(x, q decimal.Decimal) decimal.Decimal {
 
 // divide is div without the memory.
 func (dc *decCache) divide(x, q decimal.Decimal) decimal.Decimal {
-	if q.Exponent() == 0 && q.Sign() > 0 && q.NumDigits() <= 9 && x.NumDigits() <= 18 {
-		n := q.CoefficientInt64()
-		if n == 1 {
-			return x
-		}
-		c, e := x.CoefficientInt64(), x.Exponent()
-		for k := int32(0); k <= 6 && e-k >= -ibDivPrecision; k++ {
-			if c%n == 0 {
-				return dc.get(c/n, e-k)
-			}
-			if c > math.MaxInt64/10 || c < math.MinInt64/10 {
-				break
-			}
-			c *= 10
-		}
+	if c, e, ok := exactdec.Quotient(x, q, ibDivPrecision); ok {
+		return dc.get(c, e)
 	}
 	return x.DivRound(q, ibDivPrecision)
 }

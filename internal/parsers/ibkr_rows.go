@@ -1,11 +1,12 @@
 package parsers
 
 import (
-	"math"
 	"strings"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // Conversions of the imported IBKR sections. Each reads the current row
@@ -25,21 +26,8 @@ const ibDivPrecision = 28
 // x.DivRound(q, ibDivPrecision), computing exact quotients by a whole q in
 // int64 arithmetic (the common case: a premium over a few contracts).
 func ibDiv(x, q decimal.Decimal) decimal.Decimal {
-	if q.Exponent() == 0 && q.Sign() > 0 && q.NumDigits() <= 9 && x.NumDigits() <= 18 {
-		n := q.CoefficientInt64()
-		if n == 1 {
-			return x
-		}
-		c, e := x.CoefficientInt64(), x.Exponent()
-		for k := int32(0); k <= 6 && e-k >= -ibDivPrecision; k++ {
-			if c%n == 0 {
-				return decimal.New(c/n, e-k)
-			}
-			if c > math.MaxInt64/10 || c < math.MinInt64/10 {
-				break
-			}
-			c *= 10
-		}
+	if c, e, ok := exactdec.Quotient(x, q, ibDivPrecision); ok {
+		return decimal.New(c, e)
 	}
 	return x.DivRound(q, ibDivPrecision)
 }

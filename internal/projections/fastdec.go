@@ -5,6 +5,8 @@ import (
 	"math/bits"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // Exact decimal arithmetic with an int64 fast path. Every helper here gives
@@ -14,55 +16,11 @@ import (
 // the exponents. When a coefficient does not fit, or the result would
 // overflow, the helpers fall back to the method itself.
 
-// small returns d's coefficient and exponent when the coefficient has at
-// most 18 digits (|c| < 10¹⁸, so it fits an int64 with room for a sign
-// change).
-func small(d decimal.Decimal) (c int64, e int32, ok bool) {
-	if d.IsZero() {
-		return 0, d.Exponent(), true
-	}
-	if d.NumDigits() > 18 {
-		return 0, 0, false
-	}
-	return d.CoefficientInt64(), d.Exponent(), true
-}
-
-// pow10i are the powers of ten that fit an int64.
-var pow10i = func() (p [19]int64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
-// scaleUp returns c·10^k (k ≥ 0), or false when it overflows an int64.
-func scaleUp(c int64, k int64) (int64, bool) {
-	if k == 0 {
-		return c, true
-	}
-	if k < 0 || k >= int64(len(pow10i)) {
-		return 0, false
-	}
-	u := uint64(c)
-	if c < 0 {
-		u = -u
-	}
-	hi, lo := bits.Mul64(u, uint64(pow10i[k]))
-	if hi != 0 || lo > math.MaxInt64 {
-		return 0, false
-	}
-	if c < 0 {
-		return -int64(lo), true
-	}
-	return int64(lo), true
-}
-
 // align brings two coefficients to the smaller exponent e.
 func align(ac int64, ae int32, bc int64, be int32) (x, y int64, e int32, ok bool) {
 	e = min(ae, be)
-	x, okx := scaleUp(ac, int64(ae)-int64(e))
-	y, oky := scaleUp(bc, int64(be)-int64(e))
+	x, okx := exactdec.ScaleUp(ac, int64(ae)-int64(e))
+	y, oky := exactdec.ScaleUp(bc, int64(be)-int64(e))
 	return x, y, e, okx && oky
 }
 
@@ -90,8 +48,8 @@ func newDec(c int64, e int32) decimal.Decimal {
 // decAdd is a.Add(b). An operand that is zero with an exponent not below
 // the other's leaves the other unchanged, shared (decimals are immutable).
 func decAdd(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	if ok1 && ok2 {
 		switch {
 		case bc == 0 && be >= ae:
@@ -110,8 +68,8 @@ func decAdd(a, b decimal.Decimal) decimal.Decimal {
 
 // decSub is a.Sub(b).
 func decSub(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	if ok1 && ok2 {
 		if bc == 0 && be >= ae {
 			return a
@@ -127,8 +85,8 @@ func decSub(a, b decimal.Decimal) decimal.Decimal {
 
 // decMul is a.Mul(b).
 func decMul(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	e := int64(ae) + int64(be)
 	if ok1 && ok2 && e >= math.MinInt32 && e <= math.MaxInt32 {
 		ua, ub := uint64(ac), uint64(bc)
@@ -166,7 +124,7 @@ type decSum struct {
 // start makes d the sum's value.
 func (s *decSum) start(d decimal.Decimal) {
 	*s = decSum{}
-	if c, e, ok := small(d); ok {
+	if c, e, ok := exactdec.Small(d); ok {
 		s.c, s.e, s.set = c, e, true
 		return
 	}
@@ -176,7 +134,7 @@ func (s *decSum) start(d decimal.Decimal) {
 // term adds x (neg: subtracts it; abs: its absolute value).
 func (s *decSum) term(x decimal.Decimal, neg, abs bool) {
 	if !s.slow {
-		if xc, xe, ok := small(x); ok {
+		if xc, xe, ok := exactdec.Small(x); ok {
 			if abs && xc < 0 {
 				xc = -xc
 			}
@@ -252,7 +210,7 @@ func decAbs(d decimal.Decimal) decimal.Decimal {
 	if d.Sign() >= 0 {
 		return d
 	}
-	if c, e, ok := small(d); ok {
+	if c, e, ok := exactdec.Small(d); ok {
 		return newDec(-c, e)
 	}
 	return d.Abs()

@@ -1,0 +1,86 @@
+// Package exactdec holds the int64 fast paths that the parsers and the
+// projections share for shopspring/decimal values: reading a decimal's
+// coefficient and exponent when the coefficient is small, and scaling a
+// coefficient by a power of ten without overflow. Callers build exact
+// results from them that equal shopspring's own (value and exponent) and
+// fall back to shopspring when a step reports false.
+package exactdec
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/shopspring/decimal"
+)
+
+// Small returns d's coefficient and exponent when the coefficient has at
+// most 18 digits (|c| < 10¹⁸, so it fits an int64 with room for a sign
+// change and a sum of two).
+func Small(d decimal.Decimal) (c int64, e int32, ok bool) {
+	if d.IsZero() {
+		return 0, d.Exponent(), true
+	}
+	if d.NumDigits() > 18 {
+		return 0, 0, false
+	}
+	return d.CoefficientInt64(), d.Exponent(), true
+}
+
+// pow10 are the powers of ten that fit an int64.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// ScaleUp returns c·10^k for k ≥ 0, or false when k is negative or the
+// product overflows an int64.
+func ScaleUp(c int64, k int64) (int64, bool) {
+	if k == 0 || (c == 0 && k > 0) {
+		return c, true
+	}
+	if k < 0 || k >= int64(len(pow10)) {
+		return 0, false
+	}
+	u := uint64(c)
+	if c < 0 {
+		u = -u
+	}
+	hi, lo := bits.Mul64(u, uint64(pow10[k]))
+	if hi != 0 || lo > math.MaxInt64 {
+		return 0, false
+	}
+	if c < 0 {
+		return -int64(lo), true
+	}
+	return int64(lo), true
+}
+
+// Quotient returns x / q as c·10^e when it is exact within places decimal
+// places and an int64 computes it: q a positive whole number of at most 9
+// digits, x a coefficient of at most 18 digits, the quotient found within 6
+// more digits than x has. It is the value x.DivRound(q, places) gives, with
+// the shortest exponent that holds it; ok is false otherwise, and the caller
+// divides with DivRound.
+func Quotient(x, q decimal.Decimal, places int32) (c int64, e int32, ok bool) {
+	if q.Exponent() != 0 || q.Sign() <= 0 || q.NumDigits() > 9 || x.NumDigits() > 18 {
+		return 0, 0, false
+	}
+	n := q.CoefficientInt64()
+	c, e = x.CoefficientInt64(), x.Exponent()
+	if n == 1 {
+		return c, e, true // x itself, even beyond places
+	}
+	for k := int32(0); k <= 6 && e-k >= -places; k++ {
+		if c%n == 0 {
+			return c / n, e - k, true
+		}
+		if c > math.MaxInt64/10 || c < math.MinInt64/10 {
+			break
+		}
+		c *= 10
+	}
+	return 0, 0, false
+}
