@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -51,7 +52,7 @@ func ComputeTo(account string, scan ScanFunc, sink Sink) error {
 
 // ErrHistoryChanged reports that an account's history changed while
 // [ComputeTo] read it.
-var ErrHistoryChanged = fmt.Errorf("projections: history changed during the computation")
+var ErrHistoryChanged = errors.New("projections: history changed during the computation")
 
 // canonical deduplicates by ID (keeping, for conflicting copies, the first in
 // canonical order), drops the days after lastDay (when not 0) and sorts
