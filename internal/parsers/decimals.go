@@ -53,13 +53,6 @@ func (dc *decCache) get(c int64, e int32) decimal.Decimal {
 	return d
 }
 
-func absInt64(c int64) int64 {
-	if c < 0 {
-		return -c
-	}
-	return c
-}
-
 // sub is a.Sub(b).
 func (dc *decCache) sub(a, b decimal.Decimal) decimal.Decimal {
 	ac, ae, ok1 := exactdec.Small(a)
