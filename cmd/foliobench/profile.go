@@ -100,8 +100,8 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var nrows int
 	if err := profiled(*out, "phase2", func() error {
 		return s.WriteProjections(ctx, st.Account, func(sink projections.Sink) error {
-			scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
-				return s.ScanMovements(ctx, st.Account, kinds, fn)
+			scan := func(q projections.Query, fn func(*events.Movement) error) error {
+				return s.ScanMovements(ctx, st.Account, q, fn)
 			}
 			return projections.ComputeTo(st.Account, scan, countRows{sink, &nrows})
 		}, nil, time.Now())

@@ -371,9 +371,9 @@ type movementSpy struct {
 	reads atomic.Int32
 }
 
-func (s *movementSpy) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+func (s *movementSpy) ScanMovements(ctx context.Context, account string, q projections.Query, fn func(*events.Movement) error) error {
 	s.reads.Add(1)
-	return s.Store.ScanMovements(ctx, account, kinds, fn)
+	return s.Store.ScanMovements(ctx, account, q, fn)
 }
 
 // Every store serves the same bytes: the fake, SQLite and (when the test

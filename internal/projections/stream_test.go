@@ -98,9 +98,9 @@ func TestComputeToHistoryChanged(t *testing.T) {
 		t.Fatal("test bug: no option contract in the history")
 	}
 	pass := 0
-	scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
+	scan := func(q Query, fn func(*events.Movement) error) error {
 		pass++
-		if err := sliceScan(ms)(kinds, fn); err != nil {
+		if err := sliceScan(ms)(q, fn); err != nil {
 			return err
 		}
 		if pass == 3 { // the main pass sees one more contract, at the end

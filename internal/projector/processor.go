@@ -358,9 +358,9 @@ func (p *processor) projectAccount(ctx context.Context, account string, sessions
 	emit := func(sink projections.Sink) error {
 		emitStart := time.Now()
 		t.sink = sink
-		scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
-			return t.scan(slices.Contains(kinds, events.KindStock), func(fn func(*events.Movement) error) error {
-				return p.st.ScanMovements(ctx, account, kinds, fn)
+		scan := func(q projections.Query, fn func(*events.Movement) error) error {
+			return t.scan(slices.Contains(q.Kinds, events.KindStock), func(fn func(*events.Movement) error) error {
+				return p.st.ScanMovements(ctx, account, q, fn)
 			}, fn)
 		}
 		if err := projections.ComputeTo(account, scan, t); err != nil {

@@ -69,12 +69,13 @@ type Batch struct {
 // MovementScanner streams an account's movements.
 type MovementScanner interface {
 	// ScanMovements calls fn with every movement of an account, one per ID,
-	// in events.Compare order; with kinds, only the movements of those
-	// kinds. The movement is valid only until fn returns (a store may reuse
-	// it); a scan holds a bounded part of the history at a time, so phase
-	// 2's memory does not grow with the account. An error from fn stops the
-	// scan and is returned unwrapped.
-	ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(m *events.Movement) error) error
+	// in events.Compare order, of the kinds q asks for (every kind when
+	// q.Kinds is nil), with at least the fields q asks for: a store may
+	// read only those and leave the others zero. The movement is valid only
+	// until fn returns (a store may reuse it); a scan holds a bounded part
+	// of the history at a time, so phase 2's memory does not grow with the
+	// account. An error from fn stops the scan and is returned unwrapped.
+	ScanMovements(ctx context.Context, account string, q projections.Query, fn func(m *events.Movement) error) error
 }
 
 // Store is the projector's storage. Implementations are safe for use by one
@@ -113,7 +114,7 @@ type Store interface {
 // want a slice (the console's as-of view, tests). Phase 2 streams instead.
 func AccountMovements(ctx context.Context, s MovementScanner, account string) ([]events.Movement, error) {
 	var out []events.Movement
-	err := s.ScanMovements(ctx, account, nil, func(m *events.Movement) error {
+	err := s.ScanMovements(ctx, account, projections.Query{}, func(m *events.Movement) error {
 		out = append(out, *m)
 		return nil
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
 )
 
 // dayCount is how many rows of an account the movements table holds for one
@@ -51,7 +52,8 @@ func kindFilter(kinds []events.Kind) (string, []any) {
 // The windows are separate queries, so a write between two of them may be
 // seen in the later windows only; the projector does not write an account
 // while it computes it.
-func (s *Store) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+func (s *Store) ScanMovements(ctx context.Context, account string, q projections.Query, fn func(*events.Movement) error) error {
+	kinds := q.Kinds
 	days, err := s.movementDays(ctx, account, kinds)
 	if err != nil {
 		return fmt.Errorf("scan movements of %s: %w", account, err)

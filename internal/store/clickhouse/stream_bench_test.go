@@ -197,7 +197,7 @@ func BenchmarkScanMovements(b *testing.B) {
 				h := newHeapSampler()
 				n := 0
 				start := time.Now()
-				err := s.ScanMovements(b.Context(), "synth", nil, func(m *events.Movement) error {
+				err := s.ScanMovements(b.Context(), "synth", projections.Query{}, func(m *events.Movement) error {
 					n++
 					if n&4095 == 0 {
 						h.take()
@@ -341,8 +341,8 @@ func BenchmarkPhase2(b *testing.B) {
 			for b.Loop() {
 				h := newHeapSampler()
 				n := 0
-				scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
-					return s.ScanMovements(b.Context(), "synth", kinds, func(m *events.Movement) error {
+				scan := func(q projections.Query, fn func(*events.Movement) error) error {
+					return s.ScanMovements(b.Context(), "synth", q, func(m *events.Movement) error {
 						n++
 						if n&4095 == 0 {
 							h.take()

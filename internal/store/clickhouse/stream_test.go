@@ -23,7 +23,7 @@ import (
 func scanAll(t *testing.T, s *clickhouse.Store, account string, kinds ...events.Kind) []events.Movement {
 	t.Helper()
 	var out []events.Movement
-	err := s.ScanMovements(t.Context(), account, kinds, func(m *events.Movement) error {
+	err := s.ScanMovements(t.Context(), account, projections.Query{Kinds: kinds}, func(m *events.Movement) error {
 		out = append(out, *m)
 		return nil
 	})
@@ -144,7 +144,7 @@ func TestScanMovementsStopsOnError(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	calls := 0
-	err := s.ScanMovements(t.Context(), "bench", nil, func(*events.Movement) error {
+	err := s.ScanMovements(t.Context(), "bench", projections.Query{}, func(*events.Movement) error {
 		calls++
 		if calls == 5 {
 			return stop
@@ -156,7 +156,7 @@ func TestScanMovementsStopsOnError(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.ScanMovements(ctx, "bench", nil, func(*events.Movement) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := s.ScanMovements(ctx, "bench", projections.Query{}, func(*events.Movement) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("ScanMovements with a cancelled context = %v, want context.Canceled", err)
 	}
 }
@@ -200,7 +200,7 @@ func TestScanMovementsBoundedMemory(t *testing.T) {
 		}
 		n := 0
 		growth[chunks] = heapGrowth(func(sample func()) {
-			err := s.ScanMovements(t.Context(), "bench", nil, func(*events.Movement) error {
+			err := s.ScanMovements(t.Context(), "bench", projections.Query{}, func(*events.Movement) error {
 				n++
 				if n%1000 == 0 {
 					sample()

@@ -263,7 +263,7 @@ func BenchmarkScanMovements(b *testing.B) {
 			for b.Loop() {
 				start := time.Now()
 				got := 0
-				err := s.ScanMovements(b.Context(), "bench", nil, func(*events.Movement) error {
+				err := s.ScanMovements(b.Context(), "bench", projections.Query{}, func(*events.Movement) error {
 					got++
 					return nil
 				})
@@ -298,7 +298,7 @@ func scanPeakHeap(tb testing.TB, s *sqlite.Store, account string) uint64 {
 	peak := before
 	sample := func() { peak = max(peak, live()) }
 	i := 0
-	err := s.ScanMovements(tb.Context(), account, nil, func(*events.Movement) error {
+	err := s.ScanMovements(tb.Context(), account, projections.Query{}, func(*events.Movement) error {
 		if i++; i%4096 == 0 {
 			sample()
 		}
@@ -385,8 +385,8 @@ func BenchmarkPhase2(b *testing.B) {
 	ctx := b.Context()
 	for b.Loop() {
 		err := s.WriteProjections(ctx, "bench", func(sink projections.Sink) error {
-			scan := func(kinds []events.Kind, fn func(*events.Movement) error) error {
-				return s.ScanMovements(ctx, "bench", kinds, fn)
+			scan := func(q projections.Query, fn func(*events.Movement) error) error {
+				return s.ScanMovements(ctx, "bench", q, fn)
 			}
 			return projections.ComputeTo("bench", scan, sink)
 		}, nil, time.Now())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/shopspring/decimal"
 )
@@ -174,7 +175,8 @@ func digits(s string) bool {
 // goroutine (phase 2 computes and writes while the next movements are
 // read): they pass two batches of scanBatch movements back and forth, so
 // fn's movement is not touched before fn returns.
-func (s *Store) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+func (s *Store) ScanMovements(ctx context.Context, account string, q projections.Query, fn func(*events.Movement) error) error {
+	kinds := q.Kinds
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	full := make(chan []events.Movement)

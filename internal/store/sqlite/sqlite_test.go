@@ -423,7 +423,7 @@ func TestScanDuringWrites(t *testing.T) {
 		later[i].ID = "b" + later[i].ID[1:]
 	}
 	n := 0
-	err := s.ScanMovements(t.Context(), "acct", nil, func(m *events.Movement) error {
+	err := s.ScanMovements(t.Context(), "acct", projections.Query{}, func(m *events.Movement) error {
 		if n++; n == 100 {
 			writeMovements(t, s, "s2", later)
 			if _, err := s.Projections(t.Context(), "acct"); err != nil {

@@ -125,11 +125,14 @@ func (m *Memory) Sessions(ctx context.Context, account string) ([]store.Session,
 }
 
 // ScanMovements implements [store.Store].
-func (m *Memory) ScanMovements(ctx context.Context, account string, kinds []events.Kind, fn func(*events.Movement) error) error {
+// It delivers only the fields q asks for, so that a caller that reads a
+// field its query does not name fails its tests.
+func (m *Memory) ScanMovements(ctx context.Context, account string, q projections.Query, fn func(*events.Movement) error) error {
 	m.mu.Lock()
 	var out []events.Movement
 	for _, mv := range m.movements {
-		if mv.Account == account && (len(kinds) == 0 || slices.Contains(kinds, mv.Kind)) {
+		if mv.Account == account && (len(q.Kinds) == 0 || slices.Contains(q.Kinds, mv.Kind)) {
+			q.Fields.Trim(&mv)
 			out = append(out, mv)
 		}
 	}

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ScanMovementsKinds", testScanMovementsKinds},
 		{"ScanMovementsStops", testScanMovementsStops},
 		{"ScanMovementsCancelled", testScanMovementsCancelled},
+		{"ScanMovementsFields", testScanMovementsFields},
 		{"ManyMovementsIdempotent", testManyMovementsIdempotent},
 		{"MovementInTwoTimeZones", testMovementInTwoTimeZones},
 		{"WriteProjectionsEmitError", testWriteProjectionsEmitError},
@@ -713,7 +714,7 @@ func testAccounts(t *testing.T, s store.Store) {
 func scanned(t *testing.T, s store.Store, account string, kinds ...events.Kind) []events.Movement {
 	t.Helper()
 	var out []events.Movement
-	err := s.ScanMovements(t.Context(), account, kinds, func(m *events.Movement) error {
+	err := s.ScanMovements(t.Context(), account, projections.Query{Kinds: kinds}, func(m *events.Movement) error {
 		out = append(out, *m)
 		return nil
 	})
@@ -776,11 +777,69 @@ func testScanMovementsKinds(t *testing.T, s store.Store) {
 	}
 }
 
+// everyField returns n movements of account with every field set (not
+// zero), each field's value different from movement to movement.
+func everyField(account string, n int) []events.Movement {
+	out := mixed(account, n)
+	for i := range out {
+		m := &out[i]
+		d := func(s string) decimal.Decimal { return dec(s).Add(decimal.New(int64(i+1), -3)) }
+		m.Offset, m.Line, m.Ticker = "+0100", 10+i, fmt.Sprintf("T%d", i)
+		m.CashType, m.Code, m.OptionType = events.CashFee, events.SellToClose, events.Call
+		m.Quantity, m.Price, m.Amount, m.Commissions, m.Fees = d("1"), d("2"), d("3"), d("4"), d("5")
+		m.Strike, m.NewStrike, m.Expiration = d("6"), d("7"), events.NewDate(2025, 10, 1+i%28)
+		m.Premium, m.NetPremium, m.Multiplier = d("-8"), d("9"), d("100")
+		m.FromCurrency, m.AmountChanged, m.Notes = "EUR", d("11"), fmt.Sprintf("note %d", i)
+	}
+	return out
+}
+
+// testScanMovementsFields: a scan that asks for some fields delivers those
+// exactly as stored (it may deliver more), for each field on its own and
+// for the sets phase 2 asks for.
+func testScanMovementsFields(t *testing.T, s store.Store) {
+	all := everyField("fields", 24)
+	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("f-s", "fields", "2025-W35.1", 1, 1, all...)}})
+	sets := []events.Fields{0, events.AllFields,
+		events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike | events.FieldExpiration | events.FieldCode,
+		events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike}
+	for f := events.FieldBroker; f&events.AllFields != 0; f <<= 1 {
+		sets = append(sets, f)
+	}
+	for _, f := range sets {
+		for _, kinds := range [][]events.Kind{nil, {events.KindOption}} {
+			var got []events.Movement
+			err := s.ScanMovements(t.Context(), "fields", projections.Query{Kinds: kinds, Fields: f}, func(m *events.Movement) error {
+				got = append(got, *m)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("ScanMovements(fields %b, kinds %v): %v", f, kinds, err)
+			}
+			want := all
+			if kinds != nil {
+				want = ofKinds(all, kinds...)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("ScanMovements(fields %b, kinds %v): %d movements, want %d", f, kinds, len(got), len(want))
+			}
+			for i := range want {
+				w := want[i]
+				f.Trim(&w)
+				f.Trim(&got[i])
+				if !got[i].Equal(&w) {
+					t.Fatalf("ScanMovements(fields %b, kinds %v), movement %d:\n got %+v\nwant %+v", f, kinds, i, got[i], w)
+				}
+			}
+		}
+	}
+}
+
 func testScanMovementsStops(t *testing.T, s store.Store) {
 	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("st-s", "stop", "2025-W35.1", 1, 1, mixed("stop", 10)...)}})
 	errStop := errors.New("stop here")
 	calls := 0
-	err := s.ScanMovements(t.Context(), "stop", nil, func(*events.Movement) error {
+	err := s.ScanMovements(t.Context(), "stop", projections.Query{}, func(*events.Movement) error {
 		if calls++; calls == 3 {
 			return errStop
 		}
@@ -798,7 +857,7 @@ func testScanMovementsCancelled(t *testing.T, s store.Store) {
 	write(t, s, &store.Batch{Chunks: []*events.Chunk{chunk("cx-s", "cancel", "2025-W35.1", 1, 1, mixed("cancel", 10)...)}})
 	ctx, cancel := context.WithCancel(t.Context())
 	calls := 0
-	err := s.ScanMovements(ctx, "cancel", nil, func(*events.Movement) error {
+	err := s.ScanMovements(ctx, "cancel", projections.Query{}, func(*events.Movement) error {
 		if calls++; calls == 2 {
 			cancel()
 		}
@@ -925,7 +984,7 @@ func testWriteProjectionsWhileScanning(t *testing.T, s store.Store) {
 	replace(t, s, old, nil, base)
 	err := s.WriteProjections(ctx, "ws", func(sink projections.Sink) error {
 		var seen []events.Movement
-		err := s.ScanMovements(ctx, "ws", nil, func(m *events.Movement) error {
+		err := s.ScanMovements(ctx, "ws", projections.Query{}, func(m *events.Movement) error {
 			seen = append(seen, *m)
 			if i := len(seen) - 1; i < len(next.Tickers) {
 				if err := sink.Ticker(&next.Tickers[i]); err != nil {
