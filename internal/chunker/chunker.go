@@ -5,7 +5,10 @@
 //
 // Ingest reads a file twice: [Analyze] (pass 1) validates every row and
 // computes the plan without keeping movements; [Build] (pass 2) re-reads the
-// same bytes and emits each chunk of the plan. Memory is bounded by the open
+// same bytes and emits each chunk of the plan. Pass 1 measures movements
+// without their IDs or amounts ([parsers.Options.NoIDs],
+// [parsers.Options.SizeOnly]): only their encoded sizes matter to the plan,
+// and they are the sizes pass 2 encodes. Memory is bounded by the open
 // chunk parts (and the parser's small per-row identity index), not by the
 // file: movements are never all held.
 //
@@ -76,6 +79,11 @@ type Config struct {
 	// the Analysis lists (the counts are always complete); 0 means
 	// DefaultMaxReported, a negative value keeps none.
 	MaxReported int
+
+	// measureValues makes pass 1 measure the movements' values rather
+	// than the stand-ins of parsers.Options.SizeOnly (tests compare the
+	// two).
+	measureValues bool
 }
 
 // withDefaults validates cfg and fills in its defaults.

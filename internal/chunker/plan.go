@@ -297,9 +297,12 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	}
 	var kinds kindCounts
 	var days dayCache
-	// Pass 1 needs the movements' sizes, not their IDs (see Options.NoIDs);
-	// the digests use Record.RowKey in their place, in both passes.
-	err = p.Scan(br, parsers.Options{Account: cfg.Account, Index: idx, NoIDs: true}, func(rec *parsers.Record) error {
+	// Pass 1 needs the movements' sizes, not their IDs or their amounts
+	// (see Options.NoIDs and Options.SizeOnly); the digests use
+	// Record.RowKey in their place, in both passes. SizeOnly's stand-ins
+	// are measured by the sizer's default-format rules, so it is asked
+	// for only when they apply (sz.fast).
+	err = p.Scan(br, parsers.Options{Account: cfg.Account, Index: idx, NoIDs: true, SizeOnly: sz.fast && !cfg.measureValues}, func(rec *parsers.Record) error {
 		switch {
 		case rec.Err != nil:
 			a.Rows++

@@ -15,6 +15,7 @@ import (
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
+	"github.com/foliostream/foliostream/internal/synth"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -302,6 +303,37 @@ func TestBuildDetectsIdentityOnlyChange(t *testing.T) {
 					t.Errorf("column %d, line %d: emitted chunk %s differs from the plan's", col, line, id)
 				}
 			}
+		}
+	}
+}
+
+// TestSizeOnlyPlanEqualsValues checks pass 1's shortcut, the stand-ins of
+// parsers.Options.SizeOnly, against measuring the movements' real values:
+// the same plan (chunk sizes included), counts and row errors, over every
+// sample and synthetic statements, with a budget small enough to cut weeks
+// into many parts; and pass 2's bodies, marshalled, are the planned sizes.
+func TestSizeOnlyPlanEqualsValues(t *testing.T) {
+	inputs := map[string][]byte{}
+	for _, path := range samples(t) {
+		inputs[path] = readFile(t, path)
+	}
+	for seed := range uint64(3) {
+		var b bytes.Buffer
+		if _, err := synth.Tastytrade(&b, synth.Config{Seed: seed + 1, Rows: 4000}); err != nil {
+			t.Fatal(err)
+		}
+		inputs[fmt.Sprintf("synthetic seed %d", seed+1)] = b.Bytes()
+	}
+	for name, data := range inputs {
+		for _, budget := range []int{MinByteBudget + 512, 8192, DefaultByteBudget} {
+			sized := analyzeBytes(t, data, Config{ByteBudget: budget})
+			valued := analyzeBytes(t, data, Config{ByteBudget: budget, measureValues: true})
+			if fmt.Sprint(sized.Chunks) != fmt.Sprint(valued.Chunks) || fmt.Sprint(sized.Counts) != fmt.Sprint(valued.Counts) ||
+				fmt.Sprint(sized.RowErrors) != fmt.Sprint(valued.RowErrors) || sized.Movements != valued.Movements ||
+				fmt.Sprint(sized.Ignored) != fmt.Sprint(valued.Ignored) || sized.MinTime != valued.MinTime || sized.MaxTime != valued.MaxTime {
+				t.Fatalf("%s, budget %d: plans differ:\nsize only: %+v\nvalues:    %+v", name, budget, sized, valued)
+			}
+			checkBuilt(t, sized, buildBytes(t, data, sized))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/parsers"
 	"github.com/shopspring/decimal"
 )
 
@@ -253,7 +254,13 @@ func (s *sizer) decLen(f int, d decimal.Decimal) int {
 
 //go:noinline
 func (s *sizer) decLenMiss(f int, d decimal.Decimal) int {
-	s.decSizes[f] = decMemo{d: d, n: decimalJSONLen(d), used: true}
+	n, ok := parsers.StandInLen(d) // pass 1's movements (Options.SizeOnly)
+	if ok {
+		n += 2
+	} else {
+		n = decimalJSONLen(d)
+	}
+	s.decSizes[f] = decMemo{d: d, n: n, used: true}
 	return s.decSizes[f].n
 }
 

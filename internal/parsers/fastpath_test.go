@@ -18,48 +18,81 @@ import (
 // The fast paths of the Tastytrade scanner against the plain code they
 // stand for.
 
-func TestDecCacheMatchesDecimal(t *testing.T) {
+func TestNumMatchesDecimal(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	coef := func() int64 {
-		switch r.IntN(4) {
+		switch r.IntN(5) {
 		case 0:
 			return 0
 		case 1:
 			return r.Int64N(2000) - 1000
 		case 2:
 			return r.Int64() - r.Int64() // large, either sign
+		case 3:
+			return (r.Int64N(2e6) - 1e6) * int64(pow10u[r.IntN(12)]) // trailing zeros
 		}
 		return r.Int64N(1e12) - 5e11
 	}
 	var dc decCache
 	for range 20000 {
-		ac, ae := coef(), int32(-r.IntN(8))
+		ac, ae := coef(), int32(r.IntN(40)-30)
 		bc, be := coef(), int32(-r.IntN(8))
-		a, b := dc.get(ac, ae), dc.get(bc, be)
-		if want := decimal.New(ac, ae); !a.Equal(want) || a.Exponent() != ae {
-			t.Fatalf("get(%d, %d) = %s", ac, ae, a)
+		a, b := small(ac, ae), small(bc, be)
+		ad, bd := decimal.New(ac, ae), decimal.New(bc, be)
+		if got := a.dec(&dc); !got.Equal(ad) || (ac != 0 && got.Exponent() != ae) {
+			t.Fatalf("small(%d, %d).dec() = %s", ac, ae, got)
 		}
-		check := func(op string, got, want decimal.Decimal) {
+		check := func(op string, got num, want decimal.Decimal) {
 			t.Helper()
-			if !got.Equal(want) || got.String() != want.String() {
-				t.Fatalf("%s(%s, %s) = %s, want %s", op, a, b, got, want)
+			gd := got.dec(&dc)
+			if !gd.Equal(want) || gd.String() != want.String() || got.isZero() != want.IsZero() || got.sign() != want.Sign() {
+				t.Fatalf("%s(%s, %s) = %s, want %s", op, ad, bd, gd, want)
+			}
+			if got.textLen() != len(want.String()) {
+				t.Fatalf("%s(%s, %s): textLen %d, want len(%q)", op, ad, bd, got.textLen(), want.String())
+			}
+			if si := got.standIn(&dc); si.IsZero() != want.IsZero() || len(si.String()) != len(want.String()) {
+				t.Fatalf("%s(%s, %s): stand-in %s for %s", op, ad, bd, si, want)
+			} else if n, ok := StandInLen(si); !want.IsZero() && (!ok || n != len(want.String())) {
+				t.Fatalf("StandInLen(%s) = %d, %v, want %d", si, n, ok, len(want.String()))
 			}
 		}
-		check("sub", dc.sub(a, b), a.Sub(b))
-		check("neg", dc.neg(a), a.Neg())
-		check("abs", dc.abs(a), a.Abs())
-		if q := decimal.New(1+r.Int64N(12), 0); true {
-			check("div", dc.div(a, q), a.DivRound(q, ibDivPrecision))
-			check("div again", dc.div(a, q), a.DivRound(q, ibDivPrecision))
+		check("num", a, ad)
+		check("sub", dc.nsub(a, b), ad.Sub(bd))
+		check("neg", dc.nneg(a), ad.Neg())
+		check("abs", dc.nabs(a), ad.Abs())
+		if q := 1 + r.Int64N(12); true {
+			want := ad.DivRound(decimal.New(q, 0), ibDivPrecision)
+			if q == 1 && !a.wide {
+				want = ad // x itself, even beyond ibDivPrecision places (as exactdec.Quotient)
+			}
+			check("div", dc.ndiv(a, small(q, 0)), want)
+			check("div", dc.ndiv(a, small(q, -1)), ad.DivRound(decimal.New(q, -1), ibDivPrecision)) // not a whole quantity
 		}
-		if q := decimal.New(1+r.Int64N(12), -1); true { // not a whole quantity
-			check("div", dc.div(a, q), a.DivRound(q, ibDivPrecision))
+		if fl, ok := a.floorSmall(); ok && (ac < 0 || fl != ad.Floor().IntPart()) {
+			t.Fatalf("floorSmall(%s) = %d", ad, fl)
+		} else if !ok && ac >= 0 && !a.wide && ad.Floor().LessThan(decimal.New(1e17, 0)) {
+			t.Fatalf("floorSmall(%s) failed", ad)
+		}
+		if a.isOne() != ad.Equal(decimal.New(1, 0)) {
+			t.Fatalf("isOne(%s) = %v", ad, a.isOne())
+		}
+	}
+	for v, want := range map[string]bool{"1": true, "1.0": true, "1.000": true, "10": false, "0.1": false, "-1": false} {
+		if n, _ := ttParseNum(v, false); n.isOne() != want {
+			t.Errorf("isOne(%s) = %v", v, n.isOne())
 		}
 	}
 	// Decimals beyond 18 digits take the decimal package's own path.
-	big := decimal.RequireFromString("123456789012345678901234.5")
-	if got := dc.sub(big, decimal.New(5, -1)); !got.Equal(decimal.RequireFromString("123456789012345678901234")) {
+	bigd := numOf(decimal.RequireFromString("123456789012345678901234.5"))
+	if got := dc.nsub(bigd, small(5, -1)).dec(&dc); !got.Equal(decimal.RequireFromString("123456789012345678901234")) {
 		t.Errorf("sub of a wide decimal = %s", got)
+	}
+	if got := dc.nsub(small(999999999999999999, 0), small(-999999999999999999, 0)); !got.wide || got.dec(&dc).String() != "1999999999999999998" {
+		t.Errorf("a sum past 18 digits = %+v", got)
+	}
+	if n, ok := StandInLen(decimal.New(1, 2)); ok {
+		t.Errorf("StandInLen of a value, not a stand-in: %d", n)
 	}
 }
 

@@ -159,6 +159,19 @@ type Options struct {
 	// fingerprints and their SHA-256); Seq and [Record.RowKey] are the
 	// same as without it. A parser may ignore it and set IDs anyway.
 	NoIDs bool
+	// SizeOnly asks for movements fit only to be measured, and implies
+	// NoIDs: every decimal field that is zero is zero
+	// (decimal.Decimal{}), and every other one holds a stand-in whose
+	// default string form (decimal.Decimal.String) has the length of the
+	// value's, not the value. Every other field, every row error and
+	// ignored row, Seq and [Record.RowKey] are as without it. It saves
+	// the decimals' big.Ints (pass 1 of the chunker measures movements,
+	// and need not know their amounts). A parser may ignore it and give
+	// the values; one that honours it sets Record.RowKey (the values it
+	// leaves out must not be needed to tell records apart). Tastytrade
+	// honours it, unless the decimal package's printing settings are not
+	// the defaults.
+	SizeOnly bool
 }
 
 // Parser reads one broker's statements.

@@ -79,7 +79,8 @@ func (Tastytrade) Broker() string { return events.BrokerTastytrade }
 // IDs are left empty. [Record.RowKey] is a 64-bit hash of the row's fields
 // as read (of the two rows, for a strike adjustment).
 func (Tastytrade) Scan(r io.Reader, opts Options, fn func(*Record) error) error {
-	s := &ttScanner{account: opts.Account, noIDs: opts.NoIDs, fn: fn, occ: opts.Index}
+	sizeOnly := opts.SizeOnly && sizeOnlyDefaults()
+	s := &ttScanner{account: opts.Account, noIDs: opts.NoIDs || sizeOnly, sizeOnly: sizeOnly, fn: fn, occ: opts.Index}
 	if s.occ == nil {
 		s.occ = &Occurrences{}
 	}
@@ -140,7 +141,7 @@ const (
 
 // ttOpt is an optional decimal column: empty means absent.
 type ttOpt struct {
-	d  decimal.Decimal
+	n  num
 	ok bool
 }
 
@@ -152,10 +153,10 @@ type ttRow struct {
 	typ, subType, action, symbol, instrument, description string
 	root, underlying, callPut, order, currency            string
 
-	value, quantity decimal.Decimal
+	value, quantity num
 	// Commissions and Fees are kept as absolute values: every rule uses
 	// |Commissions| and |Fees|.
-	commissions, fees decimal.Decimal
+	commissions, fees num
 	strike            ttOpt
 	expiration        events.Date
 
@@ -174,9 +175,10 @@ type ttRow struct {
 }
 
 type ttScanner struct {
-	account string
-	noIDs   bool
-	fn      func(*Record) error
+	account  string
+	noIDs    bool
+	sizeOnly bool // Options.SizeOnly: decimals are stand-ins (see out)
+	fn       func(*Record) error
 
 	guard  ttGuard
 	cr     *csvReader
@@ -193,6 +195,7 @@ type ttScanner struct {
 	special []ttSpecial
 	row     ttRow
 	dec     decCache
+	divs    [256]ttDivSlot // see divOut
 	idBuf   []byte
 	// The row being converted: its ID (nil under NoIDs) and RowKey.
 	rowID    *[32]byte
@@ -465,11 +468,11 @@ func (s *ttScanner) read(row *ttRow, line int) *RowError {
 	case "--":
 		row.strike, row.canon[6] = ttOpt{ok: true}, "0"
 	default:
-		d, ok := ttParseNumberIn(v, false, &s.dec)
+		n, ok := ttParseNum(v, false)
 		if !ok {
 			return &RowError{Column: s.colName(ttStrike), Value: v, Err: ErrBadNumber}
 		}
-		row.strike, row.canon[6] = ttOpt{d: d, ok: true}, v
+		row.strike, row.canon[6] = ttOpt{n: n, ok: true}, v
 		row.canonNum |= 1 << 6
 	}
 	if v := cr.trimmed(ttExpiration); v != "" {
@@ -504,14 +507,14 @@ func (s *ttScanner) parseDateTime(v string) (ttDateTime, bool) {
 // number reads a number column that counts as zero when empty or "--" into
 // dst (its absolute value if abs), and its fingerprint text into
 // row.canon[ci].
-func (s *ttScanner) number(row *ttRow, v string, col, ci int, dst *decimal.Decimal, abs bool) *RowError {
+func (s *ttScanner) number(row *ttRow, v string, col, ci int, dst *num, abs bool) *RowError {
 	switch v {
 	case "", "--":
 		row.canon[ci] = "0"
 	case "1":
-		*dst, row.canon[ci] = ttOne, "1"
+		*dst, row.canon[ci] = num{c: 1}, "1"
 	default:
-		d, ok := ttParseNumberIn(v, abs, &s.dec)
+		d, ok := ttParseNum(v, abs)
 		if !ok {
 			return &RowError{Column: s.colName(col), Value: v, Err: ErrBadNumber}
 		}
@@ -681,6 +684,37 @@ func appendDateField(b []byte, d events.Date) []byte {
 	return append(b, t...)
 }
 
+// out is the decimal a movement gets for n: n itself, or under
+// Options.SizeOnly a stand-in of the same printed length.
+func (s *ttScanner) out(n num) decimal.Decimal {
+	if s.sizeOnly {
+		return n.standIn(&s.dec)
+	}
+	return n.dec(&s.dec)
+}
+
+// divOut is s.out(s.dec.ndiv(x, q)), remembered for small x and q:
+// per-contract commissions and fees divide the same amounts by the same
+// quantities on row after row.
+func (s *ttScanner) divOut(x, q num) decimal.Decimal {
+	if x.wide || q.wide {
+		return s.out(s.dec.ndiv(x, q))
+	}
+	h := (uint64(x.c)*0x9e3779b97f4a7c15 ^ uint64(uint32(x.e))*0xc2b2ae3d27d4eb4f ^ uint64(q.c)*0xff51afd7ed558ccd ^ uint64(uint32(q.e))) >> (64 - 8)
+	sl := &s.divs[h]
+	if !sl.ok || sl.x != x || sl.q != q {
+		*sl = ttDivSlot{x: x, q: q, out: s.out(s.dec.ndiv(x, q)), ok: true}
+	}
+	return sl.out
+}
+
+// ttDivSlot remembers a per-contract quotient as a movement's decimal.
+type ttDivSlot struct {
+	x, q num
+	out  decimal.Decimal
+	ok   bool
+}
+
 // add appends to s.moves a movement with the fields every movement of row
 // shares and returns it.
 func (s *ttScanner) add(row *ttRow, kind events.Kind, seq int) *events.Movement {
@@ -693,8 +727,8 @@ func (s *ttScanner) add(row *ttRow, kind events.Kind, seq int) *events.Movement 
 		Seq:         seq,
 		Line:        row.line,
 		Currency:    row.currency,
-		Commissions: row.commissions,
-		Fees:        row.fees,
+		Commissions: s.out(row.commissions),
+		Fees:        s.out(row.fees),
 		Notes:       row.description,
 	})
 	return &s.moves[len(s.moves)-1]
@@ -712,10 +746,10 @@ func (s *ttScanner) convert(row *ttRow, rowID *[32]byte, key uint64, seq int) er
 		}
 		m := s.add(row, events.KindCash, seq)
 		m.CashType = row.cash
-		m.Amount = s.dec.abs(row.value)
+		m.Amount = s.out(s.dec.nabs(row.value))
 		if row.subType == "Balance Adjustment" {
 			m.Amount = decimal.Decimal{}
-			m.Fees = s.dec.neg(row.value)
+			m.Fees = s.out(s.dec.nneg(row.value))
 		}
 		return s.single(line, m)
 
@@ -742,11 +776,11 @@ func (s *ttScanner) convert(row *ttRow, rowID *[32]byte, key uint64, seq int) er
 			m := s.add(row, events.KindStock, seq)
 			m.Ticker = sym
 			m.Code = events.BuyToOpen
-			m.Quantity = s.dec.abs(row.quantity)
+			m.Quantity = s.out(s.dec.nabs(row.quantity))
 			return s.single(line, m)
 		case "Equity Option", "Future Option":
 			if row.subType == "Special Dividend" {
-				s.special = append(s.special, ttSpecialOf(row, rowID, key, seq))
+				s.special = append(s.special, ttSpecialOf(row, &s.dec, rowID, key, seq))
 				return nil // its record comes at the end of the scan
 			}
 			return s.emitIgnored(line, fmt.Sprintf("receive deliver %q on an option (assignment, exercise…) yields no movement", row.subType))
@@ -786,12 +820,12 @@ func (s *ttScanner) dividend(row *ttRow, seq int) error {
 		return s.emitIgnored(row.line, "dividend without a symbol")
 	}
 	kind := events.KindDividendTax
-	if row.value.Sign() > 0 {
+	if row.value.sign() > 0 {
 		kind = events.KindDividend
 	}
 	m := s.add(row, kind, seq)
 	m.Ticker = sym
-	m.Amount = s.dec.abs(row.value)
+	m.Amount = s.out(s.dec.nabs(row.value))
 	return s.single(row.line, m)
 }
 
@@ -802,50 +836,59 @@ func (s *ttScanner) stock(row *ttRow, seq int) error {
 		return s.emitError(row.line, s.colName(ttSymbol), "",
 			fmt.Errorf("%w: an equity trade without a symbol", ErrUnsupported))
 	}
-	var price decimal.Decimal
+	var price num
 	switch {
 	case row.canon[2] != "": // Average Price, present
 		switch v := row.canon[2]; {
 		case row.canonNum&(1<<2) == 0: // "--"
 		default:
-			p, ok := ttParseNumberIn(v, true, &s.dec)
+			p, ok := ttParseNum(v, true)
 			if !ok { // cannot happen: read validated it
 				return s.emitError(row.line, s.colName(ttAvgPrice), v, ErrBadNumber)
 			}
 			price = p
 		}
-	case row.quantity.IsZero():
+	case row.quantity.isZero():
 		return s.emitError(row.line, s.colName(ttQuantity), "0",
 			fmt.Errorf("%w: an equity trade of quantity 0 with no Average Price has no price", ErrBadNumber))
 	default:
-		price = s.dec.abs(s.dec.div(row.value, row.quantity)) // exact quotients in int64, else DivRound(x, 28)
+		price = s.dec.nabs(s.dec.ndiv(row.value, row.quantity)) // exact quotients in int64, else DivRound(x, 28)
 	}
 	m := s.add(row, events.KindStock, seq)
 	m.Ticker = sym
 	m.Code = row.code
-	m.Quantity = s.dec.abs(row.quantity)
-	m.Price = price
+	m.Quantity = s.out(s.dec.nabs(row.quantity))
+	m.Price = s.out(price)
 	return s.single(row.line, m)
 }
 
 var (
-	ttHundred         = decimal.NewFromInt(100)
-	ttOne             = decimal.NewFromInt(1)
-	ttMaxContractsDec = decimal.NewFromInt(ttMaxContracts)
+	ttHundred = decimal.NewFromInt(100)
+	ttOne     = decimal.NewFromInt(1)
 )
 
 // options is rule C: floor(Quantity) records of one contract each.
 func (s *ttScanner) options(row *ttRow, seq int) error {
 	q := row.quantity
-	if q.LessThan(ttOne) {
-		return s.emitIgnored(row.line, fmt.Sprintf("option trade of quantity %s (less than one contract) yields no movement", CanonicalDecimal(q)))
+	fl, ok := q.floorSmall()
+	if !ok { // wide or negative, or a floor past int64
+		switch qd := q.dec(&s.dec); {
+		case qd.LessThan(ttOne):
+			fl = 0
+		case qd.Floor().GreaterThan(decimal.NewFromInt(ttMaxContracts)):
+			fl = ttMaxContracts + 1
+		default:
+			fl = qd.Floor().IntPart()
+		}
 	}
-	nd := q.Floor()
-	if nd.GreaterThan(ttMaxContractsDec) {
-		return s.emitError(row.line, s.colName(ttQuantity), CanonicalDecimal(q),
+	if fl < 1 {
+		return s.emitIgnored(row.line, fmt.Sprintf("option trade of quantity %s (less than one contract) yields no movement", CanonicalDecimal(q.dec(&s.dec))))
+	}
+	if fl > ttMaxContracts {
+		return s.emitError(row.line, s.colName(ttQuantity), CanonicalDecimal(q.dec(&s.dec)),
 			fmt.Errorf("%w: more than %d contracts in one row", ErrUnsupported, ttMaxContracts))
 	}
-	n := int(nd.IntPart())
+	n := int(fl)
 
 	m := s.add(row, events.KindOption, seq)
 	m.Ticker = row.underlying
@@ -853,7 +896,10 @@ func (s *ttScanner) options(row *ttRow, seq int) error {
 		m.Ticker = "UNKNOWN"
 	}
 	m.Code = row.code
-	m.Quantity = ttOne
+	m.Quantity, m.Multiplier = ttOne, ttHundred
+	if s.sizeOnly {
+		m.Quantity, m.Multiplier = standIns[1], standIns[3]
+	}
 	m.OptionType = events.Put
 	if row.callPut == "CALL" {
 		m.OptionType = events.Call
@@ -862,23 +908,23 @@ func (s *ttScanner) options(row *ttRow, seq int) error {
 	if m.Expiration.IsZero() {
 		m.Expiration = row.dt.wall.Day().AddDays(30)
 	}
-	m.Strike = row.strike.d // zero when absent
-	m.Multiplier = ttHundred
+	m.Strike = s.out(row.strike.n) // zero when absent
 	comm, fees := row.commissions, row.fees
 	net := row.value
-	if !comm.IsZero() {
-		net = s.dec.sub(net, comm)
+	if !comm.isZero() {
+		net = s.dec.nsub(net, comm)
 	}
-	if !fees.IsZero() {
-		net = s.dec.sub(net, fees)
+	if !fees.isZero() {
+		net = s.dec.nsub(net, fees)
 	}
 	// Per contract: x / Quantity to 28 decimal places (the original's .NET
 	// decimal division); exact when Quantity is 1.
-	div := func(x decimal.Decimal) decimal.Decimal {
-		if x.IsZero() || q.Equal(ttOne) {
-			return x
+	one := q.isOne()
+	div := func(x num) decimal.Decimal {
+		if x.isZero() || one {
+			return s.out(x)
 		}
-		return s.dec.div(x, q) // DivRound(x, q, 28), exact quotients without big.Int
+		return s.divOut(x, q) // DivRound(x, q, 28), exact quotients without big.Int
 	}
 	m.Premium, m.NetPremium, m.Commissions, m.Fees = div(row.value), div(net), div(comm), div(fees)
 	first := len(s.moves) - 1

@@ -22,6 +22,23 @@ func ttParseNumber(s string, abs bool) (decimal.Decimal, bool) { return ttParseN
 // ttParseNumberIn is ttParseNumber with the decimal made by dc (nil:
 // decimal.New).
 func ttParseNumberIn(s string, abs bool, dc *decCache) (decimal.Decimal, bool) {
+	n, ok := ttParseNum(s, abs)
+	switch {
+	case !ok:
+		return decimal.Decimal{}, false
+	case dc != nil:
+		return n.dec(dc), true
+	case n.wide:
+		return n.d, true
+	case n.c == 0:
+		return decimal.Decimal{}, true
+	}
+	return decimal.New(n.c, n.e), true
+}
+
+// ttParseNum is ttParseNumber as a num: no decimal is made unless the
+// number has more than 18 significant digits.
+func ttParseNum(s string, abs bool) (num, bool) {
 	var (
 		mant   uint64
 		neg    bool
@@ -53,37 +70,35 @@ func ttParseNumberIn(s string, abs bool, dc *decCache) (decimal.Decimal, bool) {
 			continue
 		case c == '.':
 			if point {
-				return decimal.Decimal{}, false
+				return num{}, false
 			}
 			point = true
 		case c == '-' || c == '+':
 			if !first {
-				return decimal.Decimal{}, false
+				return num{}, false
 			}
 			neg = c == '-'
 		default:
-			return decimal.Decimal{}, false
+			return num{}, false
 		}
 		first = false
 	}
 	if !seen {
-		return decimal.Decimal{}, false
+		return num{}, false
 	}
 	neg = neg && !abs
 	if big {
-		return ttParseBigDecimal(s, neg)
+		d, ok := ttParseBigDecimal(s, neg)
+		return numOf(d), ok
 	}
 	if mant == 0 {
-		return decimal.Decimal{}, true
+		return num{}, true
 	}
 	v := int64(mant)
 	if neg {
 		v = -v
 	}
-	if dc != nil {
-		return dc.get(v, int32(-frac)), true
-	}
-	return decimal.New(v, int32(-frac)), true
+	return num{c: v, e: int32(-frac)}, true
 }
 
 // ttValidNumber reports whether ttParseDecimal accepts s, without building

@@ -19,7 +19,8 @@ type ttSpecial struct {
 	value    decimal.Decimal
 	quantity decimal.Decimal
 	exp      events.Date // zero when absent
-	strike   ttOpt
+	strike   decimal.Decimal
+	strikeOK bool
 	callPut  string
 	currency string
 	rowID    string // "" under NoIDs
@@ -28,7 +29,7 @@ type ttSpecial struct {
 	used     bool
 }
 
-func ttSpecialOf(row *ttRow, rowID *[32]byte, key uint64, seq int) ttSpecial {
+func ttSpecialOf(row *ttRow, dc *decCache, rowID *[32]byte, key uint64, seq int) ttSpecial {
 	root := row.root
 	if root == "" {
 		root = "UNKNOWN"
@@ -39,8 +40,8 @@ func ttSpecialOf(row *ttRow, rowID *[32]byte, key uint64, seq int) ttSpecial {
 	}
 	return ttSpecial{
 		rowID: id,
-		line:  row.line, dt: row.dt, root: root, value: row.value, quantity: row.quantity,
-		exp: row.expiration, strike: row.strike, callPut: row.callPut, currency: row.currency,
+		line:  row.line, dt: row.dt, root: root, value: row.value.dec(dc), quantity: row.quantity.dec(dc),
+		exp: row.expiration, strike: row.strike.n.dec(dc), strikeOK: row.strike.ok, callPut: row.callPut, currency: row.currency,
 		rowKey: key, seq: seq,
 	}
 }
@@ -109,7 +110,7 @@ func ttPairValid(c, o *ttSpecial) bool {
 		c.callPut == o.callPut &&
 		d >= -2 && d <= 2 &&
 		c.value.Sign() != o.value.Sign() &&
-		c.strike.ok && o.strike.ok && !c.strike.d.Equal(o.strike.d) &&
+		c.strikeOK && o.strikeOK && !c.strike.Equal(o.strike) &&
 		c.value.Add(o.value).Abs().LessThanOrEqual(ttPairTolerance) &&
 		c.quantity.Equal(o.quantity)
 }
@@ -132,7 +133,7 @@ func (s *ttScanner) finish() error {
 	}
 	for _, p := range pairs {
 		c, o := &s.special[p[0]], &s.special[p[1]]
-		orig, nw := c.strike.d, o.strike.d
+		orig, nw := c.strike, o.strike
 		if nw.GreaterThan(orig) {
 			orig, nw = nw, orig
 		}
@@ -169,6 +170,10 @@ func (s *ttScanner) finish() error {
 			Notes: fmt.Sprintf("Strike adjusted from %s to %s due to special dividend (Δ %s, impact: $%s)",
 				orig.StringFixed(2), nw.StringFixed(2), nw.Sub(orig).StringFixed(2), amount.StringFixed(2)),
 		})
+		if s.sizeOnly {
+			m := &s.moves[len(s.moves)-1]
+			m.Strike, m.NewStrike, m.Amount = standInOf(m.Strike), standInOf(m.NewStrike), standInOf(m.Amount)
+		}
 		// The pair's rows make its identity.
 		s.rec = Record{Movements: s.moves, RowKey: nonZero(mix64(mix64(c.rowKey^0x5bd1e9955bd1e995) ^ o.rowKey))}
 		if err := s.emit(); err != nil {
