@@ -3,6 +3,7 @@ package projector
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,18 +49,20 @@ func Replay(ctx context.Context, js jetstream.JetStream, st store.Store, cfg Con
 			return stats, fmt.Errorf("projector: replay %s: %w", cfg.Stream, err)
 		}
 		defer iter.Stop()
+		pf := startPrefetch(ctx, iter, cfg.Logger)
+		defer pf.stop()
 		for {
-			msg, err := iter.Next(jetstream.NextContext(ctx))
+			f, err := pf.next(ctx, time.Time{})
 			if err != nil {
 				return stats, fmt.Errorf("projector: replay %s after sequence %d: %w", cfg.Stream, stats.LastSequence, err)
 			}
-			md, err := msg.Metadata()
+			md, err := f.msg.Metadata()
 			if err != nil {
 				return stats, fmt.Errorf("projector: replay %s: %w", cfg.Stream, err)
 			}
 			stats.Messages++
 			stats.LastSequence = md.Sequence.Stream
-			proc.handle(ctx, msg)
+			proc.take(ctx, f)
 			if proc.fatal != nil {
 				return stats, fmt.Errorf("projector: replay %s at sequence %d: %w", cfg.Stream, md.Sequence.Stream, proc.fatal)
 			}
