@@ -71,7 +71,18 @@
 // each window in events.Compare order in Go: a movement's date is the day of
 // its time, so windows of whole dates follow each other in that order.
 // Memory on both sides is bounded by a window, whatever the history.
-
+//
+// A scan reads only what its [projections.Query] asks for: the kinds are a
+// condition of both queries (and a window of a scan of some kinds lists the
+// dates that hold them rather than their range, so a few strike adjustments
+// over years read those days only), and the windows select only the columns
+// of the fields asked for, plus id, kind, time, seq and part (and the exact
+// column when a decimal is asked for). The table is columnar, so a column not
+// selected is neither read from disk, decompressed, merged by FINAL, sent
+// nor decoded. The account (the query's) and a single kind asked for are
+// not read either. Phase 2's close linking reads the option contracts with
+// 6 of the 22 other fields.
+//
 // # Exact decimals
 //
 // The projections carry quotients with up to 28 fractional digits, and

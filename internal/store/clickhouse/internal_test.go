@@ -8,12 +8,16 @@ import (
 	"math/big"
 	"net"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
 )
 
 func TestExactWriter(t *testing.T) {
@@ -253,5 +257,86 @@ func TestDecimalReader(t *testing.T) {
 	}
 	if err := r.read([][]byte{raw[0], raw[1][:15]}, &a, &b); err == nil {
 		t.Error("read of a 15-byte value: no error")
+	}
+}
+
+// selected returns the columns a movementRow's query selects.
+func selected(t *testing.T, r *movementRow) []string {
+	t.Helper()
+	list, _, ok := strings.Cut(strings.TrimPrefix(r.sel, "SELECT "), " FROM ")
+	if !ok {
+		t.Fatalf("no FROM in %q", r.sel)
+	}
+	cols := strings.Split(strings.ReplaceAll(list, "), 16)", "))"), ", ")
+	for i, c := range cols {
+		if inner, ok := strings.CutPrefix(c, "toFixedString(reinterpretAsString("); ok {
+			cols[i], _, _ = strings.Cut(inner, ")")
+		}
+	}
+	if len(cols) != len(r.dest) {
+		t.Fatalf("%d columns selected, %d destinations: %q", len(cols), len(r.dest), r.sel)
+	}
+	return cols
+}
+
+func TestMovementRowColumns(t *testing.T) {
+	// Each field on its own selects its one column beyond the identity and
+	// order columns (and the exact column for a decimal); every field of
+	// events.Fields has one, and all fields select every movement column
+	// but the account (the query's) and the write's bookkeeping.
+	base := []string{"id", "time", "seq", "part", "kind"}
+	decimals := map[string]bool{}
+	for _, c := range decimalColumns {
+		decimals[c.name] = true
+	}
+	seen := map[string]events.Fields{}
+	for f := events.FieldBroker; f&events.AllFields != 0; f <<= 1 {
+		cols := selected(t, newMovementRow("a", projections.Query{Fields: f}))
+		var extra []string
+		for _, c := range cols {
+			if !slices.Contains(base, c) {
+				extra = append(extra, c)
+			}
+		}
+		if len(extra) > 0 && decimals[extra[0]] {
+			if len(extra) != 2 || extra[1] != "exact" {
+				t.Errorf("fields %b select %q beyond %q, want a decimal and exact", f, extra, base)
+			}
+			extra = extra[:1]
+		}
+		if len(extra) != 1 {
+			t.Errorf("fields %b select %q beyond %q, want one column", f, extra, base)
+			continue
+		}
+		if g, ok := seen[extra[0]]; ok {
+			t.Errorf("fields %b and %b both select %s", g, f, extra[0])
+		}
+		seen[extra[0]] = f
+	}
+	want := []string{"broker", "utc_offset", "line", "currency", "ticker", "cash_type", "code", "quantity",
+		"price", "amount", "commissions", "fees", "option_type", "strike", "new_strike", "expiration",
+		"premium", "net_premium", "multiplier", "from_currency", "amount_changed", "notes"}
+	for _, c := range want {
+		if _, ok := seen[c]; !ok {
+			t.Errorf("no field selects %s", c)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("the fields select %d columns, want %d", len(seen), len(want))
+	}
+	for _, f := range []events.Fields{0, events.AllFields} {
+		cols := selected(t, newMovementRow("a", projections.Query{Fields: f}))
+		all := append(append(slices.Clone(base), want...), "exact")
+		slices.Sort(cols)
+		slices.Sort(all)
+		if !slices.Equal(cols, all) {
+			t.Errorf("fields %b select %q, want %q", f, cols, all)
+		}
+	}
+	// One kind asked for: the kind column is not read, and every row gets
+	// that kind.
+	r := newMovementRow("a", projections.Query{Kinds: []events.Kind{events.KindOption}, Fields: events.FieldTicker})
+	if cols := selected(t, r); slices.Contains(cols, "kind") || r.kind != string(events.KindOption) {
+		t.Errorf("one kind: select %q, kind %q; want no kind column and kind %q", cols, r.kind, events.KindOption)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
 
@@ -49,6 +50,12 @@ func kindFilter(kinds []events.Kind) (string, []any) {
 // part's blocks at once). The movement given to fn is valid until fn
 // returns: its memory is reused for the next window.
 //
+// Only the kinds of q are read (in SQL; a window of a scan of some kinds
+// lists its dates, at most maxWindowDates, so a sparse kind does not read
+// the history between its dates), and only the columns of q.Fields plus the
+// identity and order columns (and the exact column when a decimal is asked
+// for): the others are neither read nor sent, and those fields are zero.
+//
 // The windows are separate queries, so a write between two of them may be
 // seen in the later windows only; the projector does not write an account
 // while it computes it.
@@ -58,14 +65,14 @@ func (s *Store) ScanMovements(ctx context.Context, account string, q projections
 	if err != nil {
 		return fmt.Errorf("scan movements of %s: %w", account, err)
 	}
-	var w movementWindow
+	w := movementWindow{row: newMovementRow(account, q)}
 	for i := 0; i < len(days); {
 		j, rows := i+1, days[i].rows
-		for j < len(days) && rows+days[j].rows <= s.opts.ScanWindowRows {
+		for j < len(days) && rows+days[j].rows <= s.opts.ScanWindowRows && j-i < maxWindowDates {
 			rows += days[j].rows
 			j++
 		}
-		if err := s.readWindow(ctx, account, kinds, days[i].date, days[j-1].date, &w); err != nil {
+		if err := s.readWindow(ctx, account, kinds, days[i:j], &w); err != nil {
 			return fmt.Errorf("scan movements of %s: %w", account, err)
 		}
 		for _, m := range w.sorted {
@@ -104,39 +111,135 @@ func (s *Store) movementDays(ctx context.Context, account string, kinds []events
 type movementWindow struct {
 	buf    []events.Movement
 	sorted []*events.Movement
-	row    movementRow
+	row    *movementRow
 }
 
-// movementDecimals are the decimal columns of movements, in the order of
-// movementRow.scan's destinations.
-var movementDecimals = []string{"quantity", "price", "amount", "commissions", "fees", "strike", "new_strike",
-	"premium", "net_premium", "multiplier", "amount_changed"}
+// stringColumns are the String columns of movements that carry a field
+// other than the identity and order fields.
+var stringColumns = []struct {
+	name  string
+	field events.Fields
+}{
+	{"broker", events.FieldBroker}, {"utc_offset", events.FieldOffset}, {"currency", events.FieldCurrency},
+	{"ticker", events.FieldTicker}, {"cash_type", events.FieldCashType}, {"code", events.FieldCode},
+	{"option_type", events.FieldOptionType}, {"from_currency", events.FieldFromCurrency}, {"notes", events.FieldNotes},
+}
 
-// movementSelect reads a row's decimals as their raw bytes (see
-// decimalReader), which the driver hands over without a copy: its own
-// Decimal decoding makes a big.Int of every value, five allocations each, a
-// third of phase 2's time. (Not toString: ClickHouse 18.16 formats a
-// Decimal128 about seven times slower than it copies it, and garbles one of
-// 22 or more integer digits. Nor one concat of them all: 18.16 types a
-// concat of FixedStrings as its first argument's type, which desyncs the
-// driver.)
-var movementSelect = func() string {
-	var b strings.Builder
-	b.WriteString(`SELECT id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
-	cash_type, code, option_type, expiration, from_currency, notes, exact`)
-	for _, c := range movementDecimals {
-		// reinterpretAsString drops trailing zero bytes; toFixedString
-		// puts them back.
-		fmt.Fprintf(&b, ",\n\ttoFixedString(reinterpretAsString(%s), 16)", c)
+// decimalColumns are the decimal columns of movements, in the order of
+// movementRow.decs.
+var decimalColumns = []struct {
+	name  string
+	field events.Fields
+}{
+	{"quantity", events.FieldQuantity}, {"price", events.FieldPrice}, {"amount", events.FieldAmount},
+	{"commissions", events.FieldCommissions}, {"fees", events.FieldFees}, {"strike", events.FieldStrike},
+	{"new_strike", events.FieldNewStrike}, {"premium", events.FieldPremium}, {"net_premium", events.FieldNetPremium},
+	{"multiplier", events.FieldMultiplier}, {"amount_changed", events.FieldAmountChanged},
+}
+
+// movementRow reads the columns of a movement row that a set of fields
+// needs: its query selects them, and its scan destinations receive them.
+// Each decimal is read as its raw bytes (see decimalReader), which the
+// driver hands over without a copy: its own Decimal decoding makes a big.Int
+// of every value, five allocations each, a third of phase 2's time. (Not
+// toString: ClickHouse 18.16 formats a Decimal128 about seven times slower
+// than it copies it, and garbles one of 22 or more integer digits. Nor one
+// concat of them all: 18.16 types a concat of FixedStrings as its first
+// argument's type, which desyncs the driver.)
+type movementRow struct {
+	sel  string // SELECT … FROM movements FINAL WHERE account = ?
+	dest []any  // the scan destinations, in the order of sel's columns
+
+	account         string // the account the query selects
+	kind            string // the row's kind, or the one kind the query selects
+	id, exact       string
+	tm              time.Time
+	seq, part, line uint32
+	expiration      *time.Time
+	strs            [9]string // stringColumns' values; those not read stay ""
+
+	raw    [11][]byte          // the read decimals' bytes, in the driver's block
+	nraw   int                 // how many decimals are read
+	decs   [11]decimal.Decimal // decimalColumns' values; those not read stay zero
+	decDst []*decimal.Decimal  // the read decimals' destinations in decs
+	exacts []field             // the read decimals, for restoreExact
+	dec    decimalReader
+}
+
+// newMovementRow returns the row reader of the movements of account that
+// q asks for: the fields of q.Fields (the zero Fields: all of them) and the
+// identity and order fields. The account column is not read (the query
+// selects one account), nor the kind column when q asks for one kind: the
+// driver makes a string of every String value it is asked for.
+func newMovementRow(account string, q projections.Query) *movementRow {
+	f := q.Fields
+	if f&events.AllFields == 0 {
+		f = events.AllFields
 	}
-	b.WriteString("\nFROM movements FINAL WHERE account = ? AND date >= toDate(?) AND date <= toDate(?)")
-	return b.String()
-}()
+	r := &movementRow{account: account}
+	var b strings.Builder
+	b.WriteString("SELECT id, time, seq, part")
+	r.dest = append(r.dest, &r.id, &r.tm, &r.seq, &r.part)
+	col := func(expr string, dest any) {
+		b.WriteString(", ")
+		b.WriteString(expr)
+		r.dest = append(r.dest, dest)
+	}
+	if len(q.Kinds) == 1 {
+		r.kind = string(q.Kinds[0])
+	} else {
+		col("kind", &r.kind)
+	}
+	for i, c := range stringColumns {
+		if f.Has(c.field) {
+			col(c.name, &r.strs[i])
+		}
+	}
+	if f.Has(events.FieldLine) {
+		col("line", &r.line)
+	}
+	if f.Has(events.FieldExpiration) {
+		col("expiration", &r.expiration)
+	}
+	for i, c := range decimalColumns {
+		if f.Has(c.field) {
+			// reinterpretAsString drops trailing zero bytes; toFixedString
+			// puts them back.
+			col(fmt.Sprintf("toFixedString(reinterpretAsString(%s), 16)", c.name), &r.raw[r.nraw])
+			r.nraw++
+			r.decDst = append(r.decDst, &r.decs[i])
+			r.exacts = append(r.exacts, field{c.name, &r.decs[i]})
+		}
+	}
+	if r.nraw > 0 {
+		col("exact", &r.exact)
+	}
+	b.WriteString(" FROM movements FINAL WHERE account = ?")
+	r.sel = b.String()
+	return r
+}
 
-// readWindow reads the account's movements of the dates from first to last
-// into w, sorted.
-func (s *Store) readWindow(ctx context.Context, account string, kinds []events.Kind, first, last events.Date, w *movementWindow) error {
-	cond, args := kindFilter(kinds)
+// maxWindowDates bounds the dates of one window of ScanMovements, which a
+// scan of some kinds lists in its query.
+const maxWindowDates = 1000
+
+// readWindow reads the account's movements of the given dates into w,
+// sorted. Without kinds the dates are every date of the account from the
+// first to the last, and the query selects that range. With kinds, it
+// selects the dates themselves: a kind can be sparse (a few strike
+// adjustments over years make one window), and a range would read every
+// movement between them.
+func (s *Store) readWindow(ctx context.Context, account string, kinds []events.Kind, days []dayCount, w *movementWindow) error {
+	first, last := days[0].date, days[len(days)-1].date
+	sel, args := w.row.sel+" AND date >= toDate(?) AND date <= toDate(?)", []any{account, first.String(), last.String()}
+	if len(kinds) > 0 {
+		dates := make([]any, len(days))
+		for i, d := range days {
+			dates[i] = d.date.String()
+		}
+		sel, args = w.row.sel+" AND date IN ?", []any{account, ch.GroupSet{Value: dates}}
+	}
+	cond, kargs := kindFilter(kinds)
 	err := s.query(ctx, fmt.Sprintf("movements of %s from %s to %s", account, first, last),
 		func() {
 			clear(w.buf) // drop the previous window's strings and decimals
@@ -145,7 +248,7 @@ func (s *Store) readWindow(ctx context.Context, account string, kinds []events.K
 		func(rows chdriver.Rows) error {
 			w.buf = append(w.buf, events.Movement{})
 			return w.row.scan(rows, &w.buf[len(w.buf)-1])
-		}, movementSelect+cond, append([]any{account, first.String(), last.String()}, args...)...)
+		}, sel+cond, append(args, kargs...)...)
 	if err != nil {
 		return err
 	}
@@ -157,53 +260,36 @@ func (s *Store) readWindow(ctx context.Context, account string, kinds []events.K
 	return nil
 }
 
-// movementRow holds the scan destinations of a movement row that are not
-// fields of events.Movement.
-type movementRow struct {
-	kind, cashType, code, optionType, exact string
-	tm                                      time.Time
-	expiration                              *time.Time
-	seq, part, line                         uint32
-	raw                                     [11][]byte // the decimals' bytes, in the driver's block
-	dest                                    []any
-	dec                                     decimalReader
-}
-
+// scan reads the current row into m, a zero Movement: the fields r does not
+// read stay zero.
 func (r *movementRow) scan(rows chdriver.Rows, m *events.Movement) error {
-	if r.dest == nil {
-		r.dest = []any{&m.ID, &m.Account, &m.Broker, &r.kind, &r.tm, &m.Offset, &r.seq, &r.part, &r.line,
-			&m.Currency, &m.Ticker, &r.cashType, &r.code, &r.optionType, &r.expiration, &m.FromCurrency, &m.Notes, &r.exact}
-		for i := range r.raw {
-			r.dest = append(r.dest, &r.raw[i])
-		}
-	} else {
-		r.dest[0], r.dest[1], r.dest[2], r.dest[5] = &m.ID, &m.Account, &m.Broker, &m.Offset
-		r.dest[9], r.dest[10], r.dest[15], r.dest[16] = &m.Currency, &m.Ticker, &m.FromCurrency, &m.Notes
-	}
 	r.expiration = nil
 	if err := rows.Scan(r.dest...); err != nil {
 		return err
 	}
-	m.Kind, m.CashType, m.Code, m.OptionType = events.Kind(r.kind), events.CashType(r.cashType), events.TradeCode(r.code), events.OptionType(r.optionType)
+	m.ID, m.Account, m.Kind = r.id, r.account, events.Kind(r.kind)
 	m.Time, m.Seq, m.Part, m.Line = events.WallTime(r.tm.Unix()), int(r.seq), int(r.part), int(r.line)
+	m.Broker, m.Offset, m.Currency, m.Ticker = r.strs[0], r.strs[1], r.strs[2], r.strs[3]
+	m.CashType, m.Code, m.OptionType = events.CashType(r.strs[4]), events.TradeCode(r.strs[5]), events.OptionType(r.strs[6])
+	m.FromCurrency, m.Notes = r.strs[7], r.strs[8]
 	if r.expiration != nil {
 		m.Expiration = events.DateOf(r.expiration.UTC())
 	}
-	if err := r.dec.read(r.raw[:], &m.Quantity, &m.Price, &m.Amount, &m.Commissions, &m.Fees, &m.Strike,
-		&m.NewStrike, &m.Premium, &m.NetPremium, &m.Multiplier, &m.AmountChanged); err != nil {
+	if r.nraw == 0 {
+		return nil
+	}
+	if err := r.dec.read(r.raw[:r.nraw], r.decDst...); err != nil {
 		return fmt.Errorf("movement %s: %w", m.ID, err)
 	}
 	clear(r.raw[:]) // let the driver's block go
-	if r.exact == "" {
-		return nil
+	if r.exact != "" {
+		if err := restoreExact(r.exact, r.exacts...); err != nil {
+			return fmt.Errorf("movement %s: %w", m.ID, err)
+		}
 	}
-	if err := restoreExact(r.exact,
-		field{"quantity", &m.Quantity}, field{"price", &m.Price}, field{"amount", &m.Amount},
-		field{"commissions", &m.Commissions}, field{"fees", &m.Fees}, field{"strike", &m.Strike},
-		field{"new_strike", &m.NewStrike}, field{"premium", &m.Premium}, field{"net_premium", &m.NetPremium},
-		field{"multiplier", &m.Multiplier}, field{"amount_changed", &m.AmountChanged}); err != nil {
-		return fmt.Errorf("movement %s: %w", m.ID, err)
-	}
+	m.Quantity, m.Price, m.Amount, m.Commissions, m.Fees = r.decs[0], r.decs[1], r.decs[2], r.decs[3], r.decs[4]
+	m.Strike, m.NewStrike, m.Premium, m.NetPremium = r.decs[5], r.decs[6], r.decs[7], r.decs[8]
+	m.Multiplier, m.AmountChanged = r.decs[9], r.decs[10]
 	return nil
 }
 

@@ -99,6 +99,38 @@ func TestScanMovementsWindows(t *testing.T) {
 	}
 }
 
+func TestScanMovementsSparseKind(t *testing.T) {
+	// A kind on 1,500 dates (more than a window lists) among stocks on
+	// every date: each window of the kind's scan lists its dates; every
+	// movement of the kind once, in order.
+	s := chtest.NewStore(t, clickhouse.Options{})
+	var ms, cash []events.Movement
+	day := events.NewDate(2020, 1, 1)
+	for i := range 3000 {
+		m := stock("sparse", fmt.Sprintf("%032d:stock:0", i), day.AddDays(i), 0)
+		if i%2 == 1 {
+			m.ID = fmt.Sprintf("%032d:cash:0", i)
+			m.Kind, m.CashType, m.Code, m.Ticker = events.KindCash, events.CashDeposit, "", ""
+			m.Quantity, m.Price, m.Amount = decimal.Decimal{}, decimal.Decimal{}, dec("100.5")
+			cash = append(cash, m)
+		}
+		ms = append(ms, m)
+	}
+	c := &events.Chunk{Session: "s", Account: "sparse", ID: "2020-W01.1", Ordinal: 1, Total: 1, Week: "2020-W01", Part: 1, Movements: ms}
+	if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{c}, At: base}); err != nil {
+		t.Fatal(err)
+	}
+	got := scanAll(t, s, "sparse", events.KindCash)
+	if len(got) != len(cash) {
+		t.Fatalf("scanned %d movements, want %d", len(got), len(cash))
+	}
+	for i := range got {
+		if !got[i].Equal(&cash[i]) {
+			t.Fatalf("movement %d = %+v\nwant %+v", i, got[i], cash[i])
+		}
+	}
+}
+
 func TestScanMovementsDecimals(t *testing.T) {
 	// Every decimal field reads back by value and by text, at the edges of
 	// the int64 fast path and of the columns' range, negative and positive,
@@ -125,15 +157,42 @@ func TestScanMovementsDecimals(t *testing.T) {
 	if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: []*events.Chunk{c}, At: base}); err != nil {
 		t.Fatal(err)
 	}
-	got := scanAll(t, s, "dec")
-	if len(got) != len(ms) {
-		t.Fatalf("scanned %d movements, want %d", len(got), len(ms))
+	// A scan of some fields reads those as a full scan does (the exact
+	// column too) and leaves the others zero: it selects only their
+	// columns.
+	sets := []events.Fields{0, events.AllFields,
+		events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike,
+		events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
+			events.FieldExpiration | events.FieldCode}
+	for f := events.FieldBroker; f&events.AllFields != 0; f <<= 1 {
+		sets = append(sets, f)
 	}
-	for i := range got {
-		if !got[i].Equal(&ms[i]) || got[i].Price.String() != ms[i].Price.String() || got[i].Fees.String() != ms[i].Fees.String() {
-			t.Errorf("movement %d (%s) read back as %+v", i, values[i], got[i])
+	for _, f := range sets {
+		var got []events.Movement
+		err := s.ScanMovements(t.Context(), "dec", projections.Query{Fields: f}, func(m *events.Movement) error {
+			got = append(got, *m)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ScanMovements(fields %b): %v", f, err)
+		}
+		if len(got) != len(ms) {
+			t.Fatalf("fields %b: scanned %d movements, want %d", f, len(got), len(ms))
+		}
+		for i := range got {
+			want := ms[i]
+			f.Trim(&want)
+			if !got[i].Equal(&want) || decimalText(&got[i]) != decimalText(&want) {
+				t.Errorf("fields %b: movement %d (%s) read back as\n %+v\nwant %+v", f, i, values[i], got[i], want)
+			}
 		}
 	}
+}
+
+// decimalText is the text of m's decimals: Equal compares them by value.
+func decimalText(m *events.Movement) string {
+	return fmt.Sprint(m.Quantity, m.Price, m.Amount, m.Commissions, m.Fees, m.Strike, m.NewStrike,
+		m.Premium, m.NetPremium, m.Multiplier, m.AmountChanged)
 }
 
 func TestScanMovementsStopsOnError(t *testing.T) {
