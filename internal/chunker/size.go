@@ -26,15 +26,21 @@ import (
 // shared decimals of the parser. The sizer remembers the last value of each
 // string and decimal field with its size and hash, and reuses them when the
 // next movement has the same value (an equal string, or the same decimal:
-// same coefficient pointer and exponent).
+// same coefficient pointer and exponent). Sizes alone (a movement measured
+// with a row key) are remembered only where that is quicker than measuring:
+// strings of up to 16 bytes (kinds, codes, tickers, which alternate from
+// row to row) and notes (unique to a row) are measured each time, eight
+// bytes per step; the contracts of one row reuse the first one's measure.
 type sizer struct {
 	seed maphash.Seed
 	fast bool // the decimal package prints decimals in its default form
 	strs [nStrFields]strMemo
 	decs [nDecFields]decMemo
 
-	// Size-only memos, for movements measured with a row key.
-	sizes    [nSizeFields]strMemo
+	// Size-only memos, for movements measured with a row key: the last
+	// two values of each string field (a statement alternates between a
+	// few kinds and codes), the last value of each decimal field.
+	sizes    [nSizeFields][2]strMemo
 	decSizes [nDecFields]decMemo
 
 	// The last movement's measure without its ID and Part.
@@ -42,6 +48,7 @@ type sizer struct {
 	baseHash  uint64
 	baseOK    bool
 	baseKeyed bool // measured with a row key: size only
+	baseKind  int  // measured with a row key: the JSON size of its Kind
 }
 
 type strMemo struct {
@@ -78,7 +85,6 @@ const (
 	sCode
 	sOptionType
 	sFromCurrency
-	sNotes
 	nSizeFields
 )
 
@@ -102,7 +108,8 @@ const (
 func newSizer(seed maphash.Seed) *sizer {
 	s := &sizer{seed: seed, fast: !decimal.MarshalJSONWithoutQuotes && decimal.TrimTrailingZeros && !decimal.UseScientificNotation}
 	for i := range s.sizes {
-		s.sizes[i].n = jsonStringLen("")
+		s.sizes[i][0].n = jsonStringLen("")
+		s.sizes[i][1].n = jsonStringLen("")
 	}
 	return s
 }
@@ -152,6 +159,7 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 	if prev == nil || !s.baseOK || s.baseKeyed != keyed || !sameButIDAndPart(m, prev) {
 		if keyed {
 			s.base, s.baseHash = s.sizeBase(m), 0
+			s.baseKind = s.strLen(sKind, string(m.Kind))
 		} else {
 			s.base, s.baseHash = s.measureBase(m)
 		}
@@ -162,8 +170,8 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 		a.member("part", intLen(int64(m.Part)))
 	}
 	if keyed {
-		if m.ID == "" {
-			a.member("id", standardIDLen(m))
+		if m.ID == "" { // standardIDLen, with the kind's size known
+			a.member("id", 32+1+s.baseKind+1+intLen(int64(m.Part)))
 		} else {
 			a.member("id", jsonStringLen(m.ID))
 		}
@@ -223,24 +231,37 @@ func (s *sizer) sizeBase(m *events.Movement) sizeAcc {
 	}
 	a.decMember("amount_changed", s.decLen(fAmountChanged, m.AmountChanged))
 	if m.Notes != "" {
-		a.member("notes", s.strLen(sNotes, m.Notes))
+		// Not remembered: a statement's notes differ from row to row
+		// (the contracts of one row reuse their base in measure).
+		a.member("notes", jsonStringLen(m.Notes))
 	}
 	return a
 }
 
-// strLen is jsonStringLen(v), remembered in size memo slot f (newSizer
-// starts each slot at "").
+// strLen is jsonStringLen(v): measured directly when v is short (quicker
+// than comparing it with remembered values: the codes and kinds of a
+// statement alternate), else remembered in size memo slot f, which holds
+// the last two values (newSizer starts both at "").
 func (s *sizer) strLen(f int, v string) int {
-	if mm := &s.sizes[f]; v == mm.v {
-		return mm.n
+	if len(v) <= 16 {
+		return jsonStringLen(v)
+	}
+	mm := &s.sizes[f]
+	if v == mm[0].v {
+		return mm[0].n
+	}
+	if v == mm[1].v {
+		return mm[1].n
 	}
 	return s.strLenMiss(f, v)
 }
 
 //go:noinline
 func (s *sizer) strLenMiss(f int, v string) int {
-	s.sizes[f] = strMemo{v: v, n: jsonStringLen(v), used: true}
-	return s.sizes[f].n
+	mm := &s.sizes[f]
+	mm[1] = mm[0]
+	mm[0] = strMemo{v: v, n: jsonStringLen(v), used: true}
+	return mm[0].n
 }
 
 // decLen is decimalJSONLen(d), remembered in size memo slot f (the zero
@@ -603,25 +624,18 @@ const jsonNonASCII = 0xff
 
 // jsonStringLen is the size of s as encoding/json writes it, quotes
 // included, with HTML escaping (as json.Marshal does). Eight bytes at a
-// time, it skips the words that need no escaping.
+// time, it skips the words that need no escaping (jsonExtra is 0 for each
+// of their bytes).
 func jsonStringLen(s string) int {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-		low7 = 0x7f7f7f7f7f7f7f7f
-	)
-	// has0 marks (0x80) the zero bytes of x.
-	has0 := func(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
+	n := 2 + len(s)
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if w&high != 0 || (w-0x20*ones)&^w&high != 0 || // non-ASCII, control
-			has0(w^'"'*ones)|has0(w^'\\'*ones)|has0(w^'<'*ones)|has0(w^'>'*ones)|has0(w^'&'*ones) != 0 {
+		w := s[i : i+8]
+		if jsonExtra[w[0]]|jsonExtra[w[1]]|jsonExtra[w[2]]|jsonExtra[w[3]]|
+			jsonExtra[w[4]]|jsonExtra[w[5]]|jsonExtra[w[6]]|jsonExtra[w[7]] != 0 {
 			break
 		}
 	}
-	n := 2 + len(s)
 	for i < len(s) {
 		x := jsonExtra[s[i]]
 		if x != jsonNonASCII {

@@ -44,12 +44,16 @@ type csvReader struct {
 	numLine int
 	offset  int64
 
-	// The last record read: field i is str[bounds[2i]:bounds[2i+1]] and
-	// starts at positions[i]. Offsets rather than strings: storing a
-	// string in a heap slice costs a GC write barrier, and a record has
-	// twenty of them.
+	// The last record read: field i is str[bounds[2i]:bounds[2i+1]].
+	// Offsets rather than strings: storing a string in a heap slice costs
+	// a GC write barrier, and a record has twenty of them. A record of the
+	// fast path (!slow) is one line, recLine, and str is that line: field
+	// i starts at column bounds[2i]+1, or one before for a quoted field
+	// (see FieldPos). A record of readRecord starts at positions[i].
 	str       string
 	bounds    []int
+	plain     uint64 // fast path: bit i marks field i (< 64) as needing no trimming
+	recLine   int
 	positions []csvPos
 	slow      bool     // made by readRecord: str is the unquoted fields, end to end
 	record    []string // Read's result
@@ -74,11 +78,20 @@ func (r *csvReader) InputOffset() int64 { return r.offset }
 // FieldPos is csv.Reader.FieldPos: the line and column where field (of the
 // last record read) starts.
 func (r *csvReader) FieldPos(field int) (line, column int) {
-	if field < 0 || field >= len(r.positions) {
+	if field < 0 || field >= r.nfields() {
 		panic("out of range index passed to FieldPos")
 	}
-	p := &r.positions[field]
-	return p.line, p.col
+	if r.slow {
+		p := &r.positions[field]
+		return p.line, p.col
+	}
+	// The fast path's str is the record's line: an unquoted field starts
+	// at the line's start or after a comma, a quoted one after its quote.
+	start := r.bounds[2*field]
+	if start > 0 && r.str[start-1] == '"' {
+		start--
+	}
+	return r.recLine, start + 1
 }
 
 // text returns a string that holds every field of the last record read:
@@ -183,10 +196,20 @@ func (r *csvReader) nfields() int { return len(r.bounds) / 2 }
 // field returns field i of the last record read.
 func (r *csvReader) field(i int) string { return r.str[r.bounds[2*i]:r.bounds[2*i+1]] }
 
-// trimmed is strings.TrimSpace(field(i)), quicker for a field that starts
-// and ends with a printable ASCII byte.
+// trimmed is strings.TrimSpace(field(i)). It is small enough to be inlined
+// (a record has twenty fields): a field the fast path found plain is
+// returned as it is.
 func (r *csvReader) trimmed(i int) string {
-	v := r.str[r.bounds[2*i]:r.bounds[2*i+1]]
+	if r.plain>>uint(i)&1 != 0 { // 0 for i >= 64
+		return r.str[r.bounds[2*i]:r.bounds[2*i+1]]
+	}
+	return r.trimmedSlow(i)
+}
+
+// trimmedSlow is trimmed, quicker for a field that starts and ends with a
+// printable ASCII byte.
+func (r *csvReader) trimmedSlow(i int) string {
+	v := r.field(i)
 	if n := len(v); n > 0 && (v[0]-0x21 > 0x5e || v[n-1]-0x21 > 0x5e) { // not '!'..'~'
 		return strings.TrimSpace(v)
 	}
@@ -194,15 +217,16 @@ func (r *csvReader) trimmed(i int) string {
 }
 
 // key is a 64-bit hash of the last record read (its text and its field
-// boundaries): records with the same fields have the same key.
-func (r *csvReader) key() uint64 {
-	h := textKey(r.str)
+// boundaries): records with the same fields have the same key. ascii
+// reports that text() is all ASCII.
+func (r *csvReader) key() (key uint64, ascii bool) {
+	h, ascii := textKeyASCII(r.str)
 	if r.slow { // the text has no separators: add the boundaries
 		for _, b := range r.bounds {
 			h = mix64(h ^ uint64(b))
 		}
 	}
-	return h
+	return h, ascii
 }
 
 // next reads a record like Read, for field and nfields.
@@ -236,7 +260,8 @@ func (r *csvReader) next() error {
 func (r *csvReader) split(line []byte) bool {
 	n := len(line) - csvLengthNL(line)
 	line = line[:n]
-	b, pos := r.bounds[:0], r.positions[:0]
+	b := r.bounds[:0]
+	var plain uint64
 	// m marks (0x80) the commas and quotes of the eight bytes at base.
 	base := 0
 	m := csvSpecials(line, 0)
@@ -250,8 +275,8 @@ func (r *csvReader) split(line []byte) bool {
 			if end+1 < n && line[end+1] != ',' {
 				return false // an escaped quote, or a malformed field
 			}
+			plain |= csvPlain(line, start+1, end) << (len(b) / 2)
 			b = append(b, start+1, end)
-			pos = append(pos, csvPos{r.numLine, start + 1})
 			if end+1 >= n {
 				break
 			}
@@ -264,8 +289,8 @@ func (r *csvReader) split(line []byte) bool {
 			m = csvSpecials(line, base)
 		}
 		if m == 0 { // the last field
+			plain |= csvPlain(line, start, n) << (len(b) / 2)
 			b = append(b, start, n)
-			pos = append(pos, csvPos{r.numLine, start + 1})
 			break
 		}
 		j := base + bits.TrailingZeros64(m)>>3
@@ -273,11 +298,11 @@ func (r *csvReader) split(line []byte) bool {
 		if line[j] == '"' {
 			return false // a bare quote
 		}
+		plain |= csvPlain(line, start, j) << (len(b) / 2)
 		b = append(b, start, j)
-		pos = append(pos, csvPos{r.numLine, start + 1})
 		start = j + 1
 	}
-	r.bounds, r.positions = b, pos
+	r.bounds, r.recLine, r.plain = b, r.numLine, plain
 	// The line is buf[r.lineLo:r.lineLo+n]: take its text from the
 	// snapshot, making a new one if needed.
 	lo := r.lineLo
@@ -286,6 +311,17 @@ func (r *csvReader) split(line []byte) bool {
 	}
 	r.str = r.snap[lo-r.snapLo : lo-r.snapLo+n]
 	return true
+}
+
+// csvPlain is 1 if the field line[lo:hi] needs no trimming of space (it
+// is empty, or starts and ends with a byte in '!'..'~'), else 0. The
+// caller shifts it to the field's bit; past 64 fields the shift leaves
+// nothing, and trimmed checks those fields itself.
+func csvPlain(line []byte, lo, hi int) uint64 {
+	if lo >= hi || line[lo]-0x21 <= 0x5e && line[hi-1]-0x21 <= 0x5e {
+		return 1
+	}
+	return 0
 }
 
 // csvSpecials marks (0x80) the bytes of line[i:i+8] that are a comma or a

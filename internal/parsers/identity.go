@@ -319,19 +319,43 @@ func appendMovementID(b []byte, rowID *[32]byte, kind events.Kind, part int) []b
 
 // textKey is a 64-bit hash of s, much cheaper than SHA-256 and the same on
 // every platform and in every run. Two different texts share a key with
-// probability 2^-64.
+// probability about 2^-64. Words are mixed with xxHash64's round; four
+// lanes of eight bytes are hashed side by side (a row of a statement is a
+// few hundred bytes: one chain of multiplications would wait on itself),
+// then folded together.
 func textKey(s string) uint64 {
-	const m1, m2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
-	h := uint64(len(s)) * m1
+	h, _ := textKeyASCII(s)
+	return h
+}
+
+// textKeyASCII is textKey(s), and whether s is all ASCII (and so valid
+// UTF-8), found in the same pass.
+func textKeyASCII(s string) (key uint64, ascii bool) {
+	const p1, p2, p5 = 0x9e3779b185ebca87, 0xc2b2ae3d27d4eb4f, 0x27d4eb2f165667c5
+	round := func(h, w uint64) uint64 { return bits.RotateLeft64(h+w*p2, 31) * p1 }
+	h := uint64(len(s))*p5 + p1
+	var or uint64 // every word ORed: its high bits mark non-ASCII bytes
 	i := 0
+	if len(s) >= 32 {
+		h1, h2, h3 := h+p2, h^p1, h-p1
+		for ; i+32 <= len(s); i += 32 {
+			w0, w1, w2, w3 := load64(s, i), load64(s, i+8), load64(s, i+16), load64(s, i+24)
+			or |= w0 | w1 | w2 | w3
+			h, h1, h2, h3 = round(h, w0), round(h1, w1), round(h2, w2), round(h3, w3)
+		}
+		h = mix64(h) ^ bits.RotateLeft64(mix64(h1), 16) ^ bits.RotateLeft64(mix64(h2), 32) ^ bits.RotateLeft64(mix64(h3), 48)
+	}
 	for ; i+8 <= len(s); i += 8 {
-		h = bits.RotateLeft64(h^load64(s, i), 29) * m2
+		w := load64(s, i)
+		or |= w
+		h = round(h, w)
 	}
 	var t uint64
 	for j := len(s) - 1; j >= i; j-- {
 		t = t<<8 | uint64(s[j])
 	}
-	return mix64(h ^ t)
+	or |= t
+	return mix64(round(h, t)), or&0x8080808080808080 == 0
 }
 
 // mix64 is MurmurHash3's 64-bit finaliser.

@@ -380,12 +380,14 @@ func (s *ttScanner) emitIgnored(line int, reason string) error {
 // handle turns one data record into its Record.
 func (s *ttScanner) handle(line int) error {
 	row := &s.row
-	if rerr := s.read(row, line); rerr != nil {
+	// RowKey is the record's key: a change to any of its fields changes
+	// it, and it is the same with and without IDs. The same pass over the
+	// text tells read whether it is ASCII.
+	key, ascii := s.cr.key()
+	key = nonZero(key)
+	if rerr := s.read(row, line, ascii); rerr != nil {
 		return s.emitError(line, rerr.Column, rerr.Value, rerr.Err)
 	}
-	// RowKey is the record's key: a change to any of its fields changes
-	// it, and it is the same with and without IDs.
-	key := nonZero(s.cr.key())
 	if s.noIDs {
 		// No fingerprint: Seq needs only the time, and the occurrence
 		// index (by the record's key here) is not used.
@@ -400,8 +402,9 @@ func (s *ttScanner) handle(line int) error {
 }
 
 // read validates fields into row. Checks run in a fixed order: width, Date,
-// Type / Sub Type, the numbers, Expiration Date.
-func (s *ttScanner) read(row *ttRow, line int) *RowError {
+// Type / Sub Type, the numbers, Expiration Date. ascii reports that the
+// record's text is all ASCII.
+func (s *ttScanner) read(row *ttRow, line int, ascii bool) *RowError {
 	cr := s.cr
 	if n := cr.nfields(); n < s.width {
 		return &RowError{Column: s.colName(n), Value: truncate(strings.Join(cr.fields(), ","), 200),
@@ -409,7 +412,7 @@ func (s *ttScanner) read(row *ttRow, line int) *RowError {
 	}
 	// Every field is a substring of the record's text: if that is valid
 	// UTF-8, so is each field.
-	if !utf8.ValidString(cr.text()) {
+	if !ascii && !utf8.ValidString(cr.text()) {
 		for i := range s.width {
 			if v := cr.field(i); !utf8.ValidString(v) {
 				return &RowError{Column: s.colName(i), Value: v, Err: ErrInvalidUTF8}

@@ -39,6 +39,53 @@ func ttParseNumberIn(s string, abs bool, dc *decCache) (decimal.Decimal, bool) {
 // ttParseNum is ttParseNumber as a num: no decimal is made unless the
 // number has more than 18 significant digits.
 func ttParseNum(s string, abs bool) (num, bool) {
+	// The usual form, [-]digits with commas[.digits], in at most 18 bytes
+	// (so at most 18 digits), is read here; anything else (a '+', a sign
+	// after commas, a second point, no digit) by ttParseNumSlow.
+	if len(s) == 0 || len(s) > 18 {
+		return ttParseNumSlow(s, abs)
+	}
+	i, neg := 0, false
+	if s[0] == '-' {
+		i, neg = 1, true
+	}
+	var mant uint64
+	digits, frac, point := 0, 0, false
+	for ; i < len(s); i++ {
+		if d := s[i] - '0'; d <= 9 {
+			mant = mant*10 + uint64(d)
+			digits++
+			if point {
+				frac++
+			}
+			continue
+		}
+		switch s[i] {
+		case ',':
+		case '.':
+			if point {
+				return ttParseNumSlow(s, abs)
+			}
+			point = true
+		default:
+			return ttParseNumSlow(s, abs)
+		}
+	}
+	if digits == 0 {
+		return ttParseNumSlow(s, abs)
+	}
+	if mant == 0 {
+		return num{}, true
+	}
+	v := int64(mant)
+	if neg && !abs {
+		v = -v
+	}
+	return num{c: v, e: int32(-frac)}, true
+}
+
+// ttParseNumSlow is ttParseNum for any text.
+func ttParseNumSlow(s string, abs bool) (num, bool) {
 	var (
 		mant   uint64
 		neg    bool
@@ -446,9 +493,9 @@ func ttTextFormBytes(s string) int {
 
 // load64 reads s[i:i+8] as a little-endian word.
 func load64(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	w := s[i : i+8] // one bounds check: the compiler knows len(w)
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 }
 
 // ttCanonNumber returns CanonicalDecimal of the number s (already accepted
