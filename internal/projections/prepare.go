@@ -26,12 +26,14 @@ type Query struct {
 	Fields events.Fields
 }
 
-// adjustFields are what scanAdjustments reads of a strike adjustment, and
-// linkFields what close linking reads of an option contract.
+// adjustFields are what scanAdjustments reads of a strike adjustment,
+// linkFields what close linking reads of an option contract, and
+// computeFields what the main pass reads (all but the diagnostic ones).
 const (
 	adjustFields = events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike
 	linkFields   = events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
 		events.FieldExpiration | events.FieldCode
+	computeFields = events.AllFields &^ (events.FieldBroker | events.FieldOffset | events.FieldLine | events.FieldNotes)
 )
 
 // computedKinds are the kinds that are movements for the projections;
@@ -61,7 +63,7 @@ func ComputeTo(account string, scan ScanFunc, sink Sink) error {
 		return err
 	}
 	c := newComputer(account, lk.result(), sink)
-	if err := scan(Query{Kinds: computedKinds}, c.add); err != nil {
+	if err := scan(Query{Kinds: computedKinds, Fields: computeFields}, c.add); err != nil {
 		return err
 	}
 	return c.finish()
