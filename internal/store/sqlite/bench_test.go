@@ -98,14 +98,15 @@ func writeAll(tb testing.TB, s *sqlite.Store, batches [][]*events.Chunk) {
 
 // BenchmarkWriteBatch writes a synthetic statement's movements into a fresh
 // store in the projector's batches (one transaction, one fsync each) and
-// reports movements/s.
+// reports movements/s and the process's CPU time per movement (less
+// sensitive than the wall time to other processes on the same cores).
 //
 //	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatch -benchtime 1x -count 5
 func BenchmarkWriteBatch(b *testing.B) {
 	for _, rows := range []int{100_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
 			batches, n := statementBatches(b, rows)
-			var took time.Duration
+			var took, cpu time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
@@ -113,9 +114,10 @@ func BenchmarkWriteBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime()
 				writeAll(b, s, batches)
 				took += time.Since(start)
+				cpu += cpuTime() - cpu0
 				b.StopTimer()
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
@@ -123,6 +125,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
 			b.ReportMetric(float64(len(batches)), "batches")
 		})
 	}
@@ -139,7 +142,7 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 	const rows, copies = 100_000, 5
 	batches, n := statementBatches(b, rows)
 	template := grownStore(b, batches, copies)
-	var took time.Duration
+	var took, cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		path := filepath.Join(b.TempDir(), sqlite.FileName)
@@ -151,9 +154,10 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		writeAll(b, s, batches)
 		took += time.Since(start)
+		cpu += cpuTime() - cpu0
 		b.StopTimer()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
@@ -161,6 +165,7 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
 	b.ReportMetric(float64(n*copies), "movements-before")
 }
 
@@ -242,51 +247,85 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
+// scanQueries are the scans BenchmarkScanMovements measures: the whole
+// history, and the three queries of phase 2 (projections.ComputeTo): the
+// strike adjustments (none in a synthetic statement), the option contracts
+// for close linking, and the computed kinds with every field.
+var scanQueries = []struct {
+	name string
+	q    projections.Query
+}{
+	{"all", projections.Query{}},
+	{"adjustments", projections.Query{Kinds: []events.Kind{events.KindStrikeAdjustment},
+		Fields: events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike}},
+	{"options", projections.Query{Kinds: []events.Kind{events.KindOption},
+		Fields: events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
+			events.FieldExpiration | events.FieldCode}},
+	{"computed", projections.Query{Kinds: []events.Kind{events.KindCash, events.KindConversion, events.KindStock,
+		events.KindOption, events.KindDividend, events.KindDividendTax}}},
+}
+
 // BenchmarkScanMovements reads a synthetic statement's account back with
-// ScanMovements and reports movements/s and how much the live heap grew
+// ScanMovements, for each of scanQueries, and reports the movements of the
+// account per second of scan (whatever the query delivers: the rate at
+// which phase 2 gets through the history) and how much the live heap grew
 // during a scan at its peak (sampled after a GC every 4,096 movements).
 //
 //	go test ./internal/store/sqlite -run '^$' -bench BenchmarkScanMovements -benchtime 3x -count 5
 func BenchmarkScanMovements(b *testing.B) {
 	for _, rows := range []int{100_000} {
-		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
-			batches, n := statementBatches(b, rows)
-			s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			writeAll(b, s, batches)
-			batches = nil
-			b.ReportAllocs()
-			var took time.Duration
-			for b.Loop() {
-				start := time.Now()
-				got := 0
-				err := s.ScanMovements(b.Context(), "bench", projections.Query{}, func(*events.Movement) error {
-					got++
-					return nil
-				})
-				took += time.Since(start)
-				if err != nil {
-					b.Fatal(err)
+		batches, n := statementBatches(b, rows)
+		s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		writeAll(b, s, batches)
+		for _, sq := range scanQueries {
+			b.Run(fmt.Sprintf("rows=%d/%s", rows, sq.name), func(b *testing.B) {
+				want := 0
+				for _, batch := range batches {
+					for _, c := range batch {
+						for i := range c.Movements {
+							if len(sq.q.Kinds) == 0 || slices.Contains(sq.q.Kinds, c.Movements[i].Kind) {
+								want++
+							}
+						}
+					}
 				}
-				if got != n {
-					b.Fatalf("scanned %d movements, want %d", got, n)
+				b.ReportAllocs()
+				var took, cpu time.Duration
+				for b.Loop() {
+					start, cpu0 := time.Now(), cpuTime()
+					got := 0
+					err := s.ScanMovements(b.Context(), "bench", sq.q, func(*events.Movement) error {
+						got++
+						return nil
+					})
+					took += time.Since(start)
+					cpu += cpuTime() - cpu0
+					if err != nil {
+						b.Fatal(err)
+					}
+					if got != want {
+						b.Fatalf("scanned %d movements, want %d", got, want)
+					}
 				}
-			}
-			// The peak heap, measured apart from the timed scans.
-			peak := scanPeakHeap(b, s, "bench")
-			b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MiB")
-		})
+				// The peak heap, measured apart from the timed scans.
+				peak := scanPeakHeap(b, s, "bench", sq.q)
+				b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
+				b.ReportMetric(float64(want), "delivered")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MiB")
+			})
+		}
 	}
 }
 
-// scanPeakHeap scans account and returns by how much the live heap
+// scanPeakHeap scans account with q and returns by how much the live heap
 // (HeapAlloc right after a GC), sampled every 4,096 movements and at the
 // end, rose above its level before the scan at its highest.
-func scanPeakHeap(tb testing.TB, s *sqlite.Store, account string) uint64 {
+func scanPeakHeap(tb testing.TB, s *sqlite.Store, account string, q projections.Query) uint64 {
 	tb.Helper()
 	live := func() uint64 {
 		runtime.GC()
@@ -298,7 +337,7 @@ func scanPeakHeap(tb testing.TB, s *sqlite.Store, account string) uint64 {
 	peak := before
 	sample := func() { peak = max(peak, live()) }
 	i := 0
-	err := s.ScanMovements(tb.Context(), account, projections.Query{}, func(*events.Movement) error {
+	err := s.ScanMovements(tb.Context(), account, q, func(*events.Movement) error {
 		if i++; i%4096 == 0 {
 			sample()
 		}
@@ -383,6 +422,7 @@ func BenchmarkPhase2(b *testing.B) {
 	defer s.Close()
 	writeAll(b, s, batches)
 	ctx := b.Context()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		err := s.WriteProjections(ctx, "bench", func(sink projections.Sink) error {
 			scan := func(q projections.Query, fn func(*events.Movement) error) error {
@@ -395,4 +435,5 @@ func BenchmarkPhase2(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
 }

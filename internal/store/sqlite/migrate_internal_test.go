@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
 )
 
@@ -139,5 +141,82 @@ func TestOffsetSeconds(t *testing.T) {
 		if got := offsetSeconds(tt.offset); got != tt.want {
 			t.Errorf("offsetSeconds(%q) = %d, want %d", tt.offset, got, tt.want)
 		}
+	}
+}
+
+// A store written at schema version 3 (movements by wall time, a unique
+// index by instant) keeps every movement when it is migrated to one B-tree
+// by instant: the scan delivers them in events.Compare order, the offsets
+// of each account are recorded, and the upsert still finds a migrated row.
+func TestMigrateKeyByInstant(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(4, 4))
+	var all []events.Movement
+	stmts := []string{}
+	for _, acct := range []struct {
+		name    string
+		offsets []string
+	}{{"uk", []string{"+0100", "+0000"}}, {"ny", []string{"-0400", "-05:00"}}, {"naive", []string{""}}} {
+		ms := randomHistory(rnd, acct.name, 300, acct.offsets)
+		for i := range ms {
+			m := &ms[i]
+			offset := "NULL"
+			if m.Offset != "" {
+				offset = "'" + m.Offset + "'"
+			}
+			stmts = append(stmts, fmt.Sprintf(`INSERT INTO movements (id, account, broker, kind, time, utc_offset, seq,
+				part, line, currency, ticker, session, utc) VALUES ('%s', '%s', 'tastytrade', '%s', '%s', %s, %d, %d, %d,
+				'USD', 'T', 's1', %d)`, m.ID, m.Account, m.Kind, m.Time, offset, m.Seq, m.Part, m.Line, utcOf(m)))
+		}
+		all = append(all, ms...)
+	}
+	s, err := Open(t.Context(), createAt(t, 3, stmts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
+	}
+	var n int
+	if err := s.w.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movements'
+		AND name NOT LIKE 'sqlite_autoindex%'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("indexes on movements after the migration: %d, %v; want 1 (the partial index of adjustments)", n, err)
+	}
+	for _, acct := range []string{"uk", "ny", "naive"} {
+		var want []events.Movement
+		lo, hi := int64(1<<62), int64(-1<<62)
+		for _, m := range all {
+			if m.Account == acct {
+				want = append(want, m)
+				lo, hi = min(lo, offsetSeconds(m.Offset)), max(hi, offsetSeconds(m.Offset))
+			}
+		}
+		slices.SortFunc(want, func(a, b events.Movement) int { return events.Compare(&a, &b) })
+		var wantIDs []string
+		for _, m := range want {
+			wantIDs = append(wantIDs, m.ID)
+		}
+		if got := scanIDs(t, s, acct, projections.Query{}); !slices.Equal(got, wantIDs) {
+			t.Errorf("%s: %d movements after the migration, want %d, or out of order", acct, len(got), len(wantIDs))
+		}
+		var gotLo, gotHi int64
+		if err := s.r.QueryRow(`SELECT min_offset, max_offset FROM movement_offsets WHERE account = ?`, acct).Scan(&gotLo, &gotHi); err != nil {
+			t.Fatal(err)
+		}
+		if gotLo != lo || gotHi != hi {
+			t.Errorf("%s: offsets [%d, %d] after the migration, want [%d, %d]", acct, gotLo, gotHi, lo, hi)
+		}
+	}
+	// The upsert finds a migrated row: no duplicate, and the row of the
+	// smaller session wins.
+	m := all[0]
+	m.Line = 1
+	writeMovements(t, s, "s0", []events.Movement{m})
+	var session string
+	if err := s.w.QueryRow(`SELECT count(*), min(session) FROM movements WHERE id = ?`, m.ID).Scan(&n, &session); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || session != "s0" {
+		t.Errorf("after the upsert: %d rows, session %q; want 1 row from s0 (the smaller session)", n, session)
 	}
 }

@@ -3,38 +3,33 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
-	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
-	"github.com/shopspring/decimal"
 )
-
-// movementColumns are the columns a movement is read from, in the order
-// movementScanner expects.
-const movementColumns = `id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
-	cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike,
-	expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes`
 
 // movementInsertColumns are the columns a movement is written to, in the
 // order of movementArgs.
-const movementInsertColumns = movementColumns + `, session, utc`
+const movementInsertColumns = `id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
+	cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike,
+	expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes, session, utc`
 
-// movementUpsert keeps, per (account, utc, id), that is per movement ID, the
-// row of the smallest (session, line), whatever order they arrive in. The
-// primary key could only conflict alone for one ID at one wall-clock time
-// with two offsets, which the ID rules out (it hashes the instant); were it
-// to happen, the row already there stays, rather than the batch failing
-// for ever.
+// movementUpsert keeps, per (account, utc, id), that is per movement ID,
+// the row of the smallest (session, line), whatever order they arrive in.
 var movementUpsert = `ON CONFLICT (account, utc, id) DO UPDATE SET ` +
 	updateAll(movementInsertColumns, "id", "account", "utc") + `
-	WHERE (excluded.session, excluded.line) < (movements.session, movements.line)
-	ON CONFLICT (account, time, seq, part, id) DO NOTHING`
+	WHERE (excluded.session, excluded.line) < (movements.session, movements.line)`
+
+// widenOffsets records an account's offsets (time - utc, in seconds) in
+// movement_offsets, which the scan's window relies on: it only widens.
+const widenOffsets = `INSERT INTO movement_offsets (account, min_offset, max_offset) VALUES (?, ?, ?)
+	ON CONFLICT (account) DO UPDATE SET min_offset = min(min_offset, excluded.min_offset),
+		max_offset = max(max_offset, excluded.max_offset)
+	WHERE excluded.min_offset < min_offset OR excluded.max_offset > max_offset`
 
 // updateAll returns "c = excluded.c, ..." for every column but skip.
 func updateAll(columns string, skip ...string) string {
@@ -71,16 +66,23 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 		ins := newBulkInsert(ctx, tx, "movements", movementInsertColumns, movementUpsert)
 		defer ins.close()
 		f := newFormatter()
+		var offs accountOffsets
 		for _, c := range b.Chunks {
 			for i := range c.Movements {
 				m := &c.Movements[i]
 				if err := ins.add(m.ID, f.movementArgs(m, c.Session)...); err != nil {
 					return fmt.Errorf("movement %w", err)
 				}
+				offs.add(m.Account, offsetSeconds(m.Offset))
 			}
 		}
 		if err := ins.flush(); err != nil {
 			return fmt.Errorf("movement %w", err)
+		}
+		for _, o := range offs {
+			if _, err := tx.ExecContext(ctx, widenOffsets, o.account, o.lo, o.hi); err != nil {
+				return fmt.Errorf("offsets of %s: %w", o.account, err)
+			}
 		}
 		for _, c := range b.Chunks {
 			_, err := tx.ExecContext(ctx, insertChunk, c.Session, c.ID, c.Account, c.Ordinal, c.Total,
@@ -128,6 +130,25 @@ func (f *formatter) movementArgs(m *events.Movement, session string) []any {
 	return a
 }
 
+// accountOffsets are the smallest and largest offsets of the movements of
+// each account of a batch (usually one).
+type accountOffsets []accountOffset
+
+type accountOffset struct {
+	account string
+	lo, hi  int64
+}
+
+func (a *accountOffsets) add(account string, off int64) {
+	for i := range *a {
+		if o := &(*a)[i]; o.account == account {
+			o.lo, o.hi = min(o.lo, off), max(o.hi, off)
+			return
+		}
+	}
+	*a = append(*a, accountOffset{account, off, off})
+}
+
 // utcOf returns m's UTC instant in Unix seconds: its wall-clock time minus
 // its offset when the offset reads as "+HHMM", "-HHMM", "+HH:MM" or
 // "-HH:MM"; any other offset ("", "Z", text the parsers never write) counts
@@ -163,283 +184,6 @@ func digits(s string) bool {
 		}
 	}
 	return true
-}
-
-// ScanMovements implements [store.Store]: one query in key order on a read
-// connection, read a batch at a time, so memory does not depend on the
-// history. The query is one read transaction: the scan sees the movements
-// as they were when it started, while the projector goes on writing (WAL),
-// and it holds one of the read pool's connections until it returns.
-//
-// A goroutine reads and decodes the rows while fn runs on the caller's
-// goroutine (phase 2 computes and writes while the next movements are
-// read): they pass two batches of scanBatch movements back and forth, so
-// fn's movement is not touched before fn returns.
-func (s *Store) ScanMovements(ctx context.Context, account string, q projections.Query, fn func(*events.Movement) error) error {
-	kinds := q.Kinds
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	full := make(chan []events.Movement)
-	free := make(chan []events.Movement, 2)
-	for range 2 {
-		free <- make([]events.Movement, 0, scanBatch)
-	}
-	var readErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(full)
-		readErr = s.readMovements(ctx, account, kinds, free, full)
-	}()
-	var fnErr, ctxErr error
-batches:
-	for batch := range full {
-		for i := range batch {
-			// The driver notices a cancelled context a little later: stop
-			// now.
-			if ctxErr = ctx.Err(); ctxErr != nil {
-				break batches
-			}
-			if err := fn(&batch[i]); err != nil {
-				fnErr = err
-				break batches
-			}
-		}
-		free <- batch
-	}
-	cancel()
-	for range full {
-		// The reader stops at the cancellation; let it finish.
-	}
-	<-done
-	switch {
-	case fnErr != nil:
-		return fnErr
-	case ctxErr != nil:
-		return fmt.Errorf("sqlite: movements of %s: %w", account, ctxErr)
-	case readErr != nil:
-		return fmt.Errorf("sqlite: movements of %s: %w", account, readErr)
-	}
-	return nil
-}
-
-// scanBatch is how many movements ScanMovements reads ahead.
-const scanBatch = 256
-
-// readMovements reads an account's movements into batches from free and
-// sends them on full, in order.
-func (s *Store) readMovements(ctx context.Context, account string, kinds []events.Kind, free <-chan []events.Movement, full chan<- []events.Movement) error {
-	args := []any{account}
-	for _, k := range kinds {
-		args = append(args, string(k))
-	}
-	rows, err := s.r.QueryContext(ctx, scanQuery(len(kinds)), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	sc := newMovementScanner()
-	var batch []events.Movement
-	send := func() error {
-		select {
-		case full <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case batch = <-free:
-			batch = batch[:0]
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	batch = <-free
-	var prev events.Movement
-	for n := 0; rows.Next(); n++ {
-		batch = append(batch, events.Movement{})
-		m := &batch[len(batch)-1]
-		if err := sc.scan(rows, m); err != nil {
-			return err
-		}
-		// The text order of time is the order of events.Compare for the
-		// four-digit years a wall time is read from; check it anyway, it
-		// costs nothing next to the row.
-		if n > 0 && events.Compare(&prev, m) >= 0 {
-			return fmt.Errorf("%s after %s: %w", m.ID, prev.ID, errOrder)
-		}
-		prev.Time, prev.Seq, prev.Part, prev.ID = m.Time, m.Seq, m.Part, m.ID
-		if len(batch) == cap(batch) {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		select {
-		case full <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// scanQuery selects an account's movements (the first argument), of
-// kinds kinds (the next arguments) when kinds > 0, in the primary key's
-// order: SQLite reads the key in order, with no sort
-// (TestScanPlanUsesKeyOrder).
-func scanQuery(kinds int) string {
-	q := `SELECT ` + movementColumns + ` FROM movements WHERE account = ?`
-	if kinds > 0 {
-		q += ` AND kind IN (?` + strings.Repeat(",?", kinds-1) + `)`
-	}
-	return q + ` ORDER BY time, seq, part, id`
-}
-
-// errOrder: the table's order is not events.Compare's (never expected).
-var errOrder = errors.New("movements out of order")
-
-// maxInterned bounds the texts and the decimals a movementScanner shares;
-// when a map is full it starts again.
-const maxInterned = 1 << 12
-
-// movementScanner reads movement rows into a movement. The columns that
-// repeat from row to row (account, broker, kind, currency, ticker, codes,
-// decimals such as quantity 1 or multiplier 100) are shared between the
-// movements it returns instead of parsed and kept anew for each, so a
-// caller that keeps movements (the computation keeps open positions) keeps
-// less. Decimals are immutable values, so sharing one is safe.
-type movementScanner struct {
-	texts    map[string]string
-	decimals map[string]decimal.Decimal
-	raw      [28]any
-	dest     [28]any
-}
-
-func newMovementScanner() *movementScanner {
-	sc := &movementScanner{texts: map[string]string{}, decimals: map[string]decimal.Decimal{}}
-	for i := range sc.raw {
-		sc.dest[i] = &sc.raw[i]
-	}
-	return sc
-}
-
-// str returns column i as text ("" for NULL).
-func (sc *movementScanner) str(i int) (string, error) {
-	switch v := sc.raw[i].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("column %d: %T, want text", i, v)
-	}
-}
-
-// shared is str, shared with earlier rows when it repeats.
-func (sc *movementScanner) shared(i int) (string, error) {
-	v, err := sc.str(i)
-	if err != nil || v == "" {
-		return v, err
-	}
-	if w, ok := sc.texts[v]; ok {
-		return w, nil
-	}
-	if len(sc.texts) >= maxInterned {
-		clear(sc.texts)
-	}
-	sc.texts[v] = v
-	return v, nil
-}
-
-// integer returns column i as an int.
-func (sc *movementScanner) integer(i int) (int, error) {
-	v, ok := sc.raw[i].(int64)
-	if !ok {
-		return 0, fmt.Errorf("column %d: %T, want an integer", i, sc.raw[i])
-	}
-	return int(v), nil
-}
-
-// decimal parses column i (NULL is zero), sharing repeated values.
-func (sc *movementScanner) decimal(i int) (decimal.Decimal, error) {
-	switch v := sc.raw[i].(type) {
-	case nil:
-		return decimal.Decimal{}, nil
-	case string:
-		if d, ok := sc.decimals[v]; ok {
-			return d, nil
-		}
-		d, err := decimal.NewFromString(v)
-		if err != nil {
-			return d, fmt.Errorf("column %d: %w", i, err)
-		}
-		if len(sc.decimals) >= maxInterned {
-			clear(sc.decimals)
-		}
-		sc.decimals[v] = d
-		return d, nil
-	default:
-		return decimal.Decimal{}, fmt.Errorf("column %d: %T, want a decimal as text", i, v)
-	}
-}
-
-// scan reads one row of movementColumns into m, overwriting every field.
-func (sc *movementScanner) scan(rows *sql.Rows, m *events.Movement) error {
-	// Scanning into *any hands over the driver's values without copies.
-	if err := rows.Scan(sc.dest[:]...); err != nil {
-		return err
-	}
-	*m = events.Movement{}
-	var errs [28]error
-	var kind, cashType, code, optionType, t, exp string
-	m.ID, errs[0] = sc.str(0)
-	m.Account, errs[1] = sc.shared(1)
-	m.Broker, errs[2] = sc.shared(2)
-	kind, errs[3] = sc.shared(3)
-	t, errs[4] = sc.str(4)
-	m.Offset, errs[5] = sc.shared(5)
-	m.Seq, errs[6] = sc.integer(6)
-	m.Part, errs[7] = sc.integer(7)
-	m.Line, errs[8] = sc.integer(8)
-	m.Currency, errs[9] = sc.shared(9)
-	m.Ticker, errs[10] = sc.shared(10)
-	cashType, errs[11] = sc.shared(11)
-	code, errs[12] = sc.shared(12)
-	m.Quantity, errs[13] = sc.decimal(13)
-	m.Price, errs[14] = sc.decimal(14)
-	m.Amount, errs[15] = sc.decimal(15)
-	m.Commissions, errs[16] = sc.decimal(16)
-	m.Fees, errs[17] = sc.decimal(17)
-	optionType, errs[18] = sc.shared(18)
-	m.Strike, errs[19] = sc.decimal(19)
-	m.NewStrike, errs[20] = sc.decimal(20)
-	exp, errs[21] = sc.str(21)
-	m.Premium, errs[22] = sc.decimal(22)
-	m.NetPremium, errs[23] = sc.decimal(23)
-	m.Multiplier, errs[24] = sc.decimal(24)
-	m.FromCurrency, errs[25] = sc.shared(25)
-	m.AmountChanged, errs[26] = sc.decimal(26)
-	m.Notes, errs[27] = sc.str(27)
-	m.Kind, m.CashType, m.Code = events.Kind(kind), events.CashType(cashType), events.TradeCode(code)
-	m.OptionType = events.OptionType(optionType)
-	if err := errors.Join(errs[:]...); err != nil {
-		return fmt.Errorf("movement %s: %w", m.ID, err)
-	}
-	var err error
-	if m.Time, err = parseWallTime(t); err != nil {
-		return fmt.Errorf("movement %s: %w", m.ID, err)
-	}
-	if exp != "" {
-		if m.Expiration, err = events.ParseDate(exp); err != nil {
-			return fmt.Errorf("movement %s: %w", m.ID, err)
-		}
-	}
-	return nil
 }
 
 // parseWallTime is events.ParseWallTime without time.Parse for the text

@@ -10,8 +10,9 @@ import (
 )
 
 // The movement scan reads the primary key in order: SQLite neither sorts
-// nor buffers the account (a sort would hold the whole history).
-func TestScanPlanUsesKeyOrder(t *testing.T) {
+// nor buffers the account (a sort would hold the whole history). A scan of
+// the strike adjustments reads their partial index, not the account.
+func TestScanPlan(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -19,12 +20,15 @@ func TestScanPlanUsesKeyOrder(t *testing.T) {
 	defer s.Close()
 	for _, tt := range []struct {
 		query string
-		args  []any
+		want  string
 	}{
-		{scanQuery(0), []any{"a"}},
-		{scanQuery(2), []any{"a", "stock", "option"}},
+		{scanQuery(newMovementScanner(0).names, nil), "USING PRIMARY KEY (account=?)"},
+		{scanQuery(newMovementScanner(events.FieldTicker|events.FieldStrike).names,
+			[]events.Kind{events.KindStock, events.KindOption}), "USING PRIMARY KEY (account=?)"},
+		{scanQuery(newMovementScanner(events.FieldNewStrike).names, []events.Kind{events.KindStrikeAdjustment}),
+			"USING INDEX movements_adjustments (account=?)"},
 	} {
-		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+tt.query, tt.args...)
+		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+tt.query, "a")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,8 +43,8 @@ func TestScanPlanUsesKeyOrder(t *testing.T) {
 		}
 		rows.Close()
 		got := strings.Join(plan, "; ")
-		if !strings.Contains(got, "USING PRIMARY KEY (account=?)") || strings.Contains(got, "TEMP B-TREE") {
-			t.Errorf("plan of %q:\n%s\nwant a search of the primary key by account and no temporary B-tree", tt.query, got)
+		if !strings.Contains(got, tt.want) || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("plan of %q:\n%s\nwant %s and no temporary B-tree", tt.query, got, tt.want)
 		}
 	}
 }
@@ -79,4 +83,37 @@ func FuzzParseWallTime(f *testing.F) {
 			t.Errorf("parseWallTime(%q) = %d, %v; events.ParseWallTime: %d, %v", in, got, gotErr, want, wantErr)
 		}
 	})
+}
+
+// A scan reads the identity and order columns and the columns of the
+// fields asked for, no others; every field has its column.
+func TestScannerColumns(t *testing.T) {
+	for _, tt := range []struct {
+		fields events.Fields
+		want   string
+	}{
+		{0, "utc, id, account, kind, time, seq, part, broker, utc_offset, line, currency, ticker, cash_type, code, " +
+			"quantity, price, amount, commissions, fees, option_type, strike, new_strike, expiration, premium, " +
+			"net_premium, multiplier, from_currency, amount_changed, notes"},
+		{events.AllFields, newMovementScanner(0).names},
+		// Close linking's option pass (projections.ComputeTo): 12 of 28.
+		{events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
+			events.FieldExpiration | events.FieldCode,
+			"utc, id, account, kind, time, seq, part, currency, ticker, code, option_type, strike, expiration"},
+		{events.FieldNotes, "utc, id, account, kind, time, seq, part, notes"},
+	} {
+		if got := newMovementScanner(tt.fields).names; got != tt.want {
+			t.Errorf("columns of fields %b:\n got %s\nwant %s", tt.fields, got, tt.want)
+		}
+	}
+	seen := events.Fields(0)
+	for _, c := range movementColumns {
+		if seen&c.field != 0 {
+			t.Errorf("field %b read from two columns", c.field)
+		}
+		seen |= c.field
+	}
+	if seen != events.AllFields {
+		t.Errorf("fields with a column: %b, want every field %b", seen, events.AllFields)
+	}
 }

@@ -248,6 +248,68 @@ ALTER TABLE movements_v3 RENAME TO movements;
 CREATE UNIQUE INDEX movements_instant ON movements (account, utc, id);
 `,
 	},
+	{
+		// Two B-trees per movement (the table by wall time and the unique
+		// index by instant) cost a quarter of the write rate; the table is
+		// now the one B-tree, keyed by the dedup key (account, utc, id).
+		// An account's history is still one range scan, in UTC order:
+		// ScanMovements re-sorts it into events.Compare order (wall time,
+		// seq, part, id) in a window bounded by the account's offsets,
+		// which movement_offsets keeps (the smallest and largest time - utc
+		// of its movements, in seconds; it only widens). Strike adjustments
+		// (phase 2's first scan, usually none) have a partial index, so
+		// that scan reads no movement of another kind. Same columns, same
+		// order.
+		description: "movements keyed by account, UTC instant and id",
+		sql: `
+CREATE TABLE movements_v4 (
+	id             TEXT NOT NULL,
+	account        TEXT NOT NULL,
+	broker         TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	time           TEXT NOT NULL,
+	utc_offset     TEXT,
+	seq            INTEGER NOT NULL,
+	part           INTEGER NOT NULL,
+	line           INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	ticker         TEXT,
+	cash_type      TEXT,
+	code           TEXT,
+	quantity       TEXT,
+	price          TEXT,
+	amount         TEXT,
+	commissions    TEXT,
+	fees           TEXT,
+	option_type    TEXT,
+	strike         TEXT,
+	new_strike     TEXT,
+	expiration     TEXT,
+	premium        TEXT,
+	net_premium    TEXT,
+	multiplier     TEXT,
+	from_currency  TEXT,
+	amount_changed TEXT,
+	notes          TEXT,
+	session        TEXT NOT NULL,
+	utc            INTEGER NOT NULL,
+	PRIMARY KEY (account, utc, id)
+) WITHOUT ROWID;
+INSERT INTO movements_v4 SELECT * FROM movements ORDER BY account, utc, id;
+DROP TABLE movements;
+ALTER TABLE movements_v4 RENAME TO movements;
+CREATE INDEX movements_adjustments ON movements (account, utc, id) WHERE kind = 'strike_adjustment';
+
+CREATE TABLE movement_offsets (
+	account    TEXT PRIMARY KEY,
+	min_offset INTEGER NOT NULL,  -- seconds: the smallest time - utc of the account's movements
+	max_offset INTEGER NOT NULL   -- the largest
+) WITHOUT ROWID;
+INSERT INTO movement_offsets
+	SELECT account, min(o), max(o) FROM (SELECT account, CAST(strftime('%s', time) AS INTEGER) - utc AS o FROM movements)
+	WHERE o IS NOT NULL GROUP BY account;
+`,
+	},
 }
 
 // utcSQL computes the utc column from time and utc_offset, exactly as

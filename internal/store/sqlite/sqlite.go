@@ -15,20 +15,24 @@
 // YYYY-MM-DDTHH:MM:SS, instants RFC 3339 UTC. docs/projector.md has example
 // queries.
 //
-// Idempotency: movements are unique by movement ID, through a unique index
-// on (account, utc, id) (an ID determines its account and its UTC instant;
-// schema.go says why the index is not on id alone). When two import
+// Idempotency: movements are unique by movement ID, through the primary
+// key (account, utc, id) (an ID determines its account and its UTC
+// instant; schema.go says why the key is not id alone). When two import
 // sessions carry the same movement (overlapping statements), the row kept
 // is the one from the smallest (session, line), whatever order they arrive
 // in, so the table is a function of the set of chunks stored, not of
 // delivery order. Chunk records are keyed by (session, chunk ID), rejects by
 // (session, line, column, reason); session records are replaced whole.
 //
-// Speed and memory: the movements table is clustered by (account, time,
-// seq, part, id), so a statement's movements land on neighbouring pages and
-// an account's history is one range scan in events.Compare order, which
-// [Store.ScanMovements] streams a batch at a time (a goroutine reads the
-// next batch while the caller works on the last). Rows are written in
+// Speed and memory: the movements table is one B-tree clustered by
+// (account, utc, id), so a statement's movements land on neighbouring pages
+// and an account's history is one range scan, in UTC order.
+// [Store.ScanMovements] streams it a batch at a time (one goroutine steps
+// SQLite, another decodes, while the caller works on the last batch), puts
+// it in
+// events.Compare order in a window as wide as the account's offsets
+// (table movement_offsets), and reads only the columns of the fields asked
+// for; the strike adjustments have a partial index. Rows are written in
 // multi-row INSERTs (insert.go), and [Store.WriteProjections] writes
 // projection rows as they are emitted, so neither path holds more than a
 // statement's rows whatever the history. The statement journal a
@@ -407,7 +411,7 @@ func (s *Store) Chunks(ctx context.Context, session string) ([]ChunkRecord, erro
 }
 
 // accountTables are the tables whose rows belong to one account.
-var accountTables = []string{"movements", "import_sessions", "import_chunks", "rejects",
+var accountTables = []string{"movements", "movement_offsets", "import_sessions", "import_chunks", "rejects",
 	"broker_snapshots", "ticker_snapshots", "operations"}
 
 // ReplaceAccountFrom replaces every row of account (movements, sessions,
