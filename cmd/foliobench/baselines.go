@@ -57,8 +57,8 @@ func rawPublish(ctx context.Context, url string, sts []*statement, maxInFlight i
 }
 
 // rawMovementsDDL is the store's movements table (internal/store/sqlite,
-// schema version 3: clustered by account and time, unique by account, UTC
-// instant and id), the one the bare inserts write.
+// schema version 4: keyed by account, UTC instant and id, one B-tree, and
+// the partial index of strike adjustments), the one the bare inserts write.
 const rawMovementsDDL = `CREATE TABLE movements (
 	id TEXT NOT NULL, account TEXT NOT NULL, broker TEXT NOT NULL, kind TEXT NOT NULL,
 	time TEXT NOT NULL, utc_offset TEXT, seq INTEGER NOT NULL, part INTEGER NOT NULL,
@@ -67,9 +67,9 @@ const rawMovementsDDL = `CREATE TABLE movements (
 	strike TEXT, new_strike TEXT, expiration TEXT, premium TEXT, net_premium TEXT,
 	multiplier TEXT, from_currency TEXT, amount_changed TEXT, notes TEXT, session TEXT NOT NULL,
 	utc INTEGER NOT NULL,
-	PRIMARY KEY (account, time, seq, part, id)
+	PRIMARY KEY (account, utc, id)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX movements_instant ON movements (account, utc, id);`
+CREATE INDEX movements_adjustments ON movements (account, utc, id) WHERE kind = 'strike_adjustment';`
 
 const rawInsert = `INSERT INTO movements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
