@@ -135,7 +135,7 @@ func (d *dataFlags) openStore(ctx context.Context, busy time.Duration, log *slog
 		}
 		return chStore{st}, "clickhouse database " + st.Database(), nil
 	}
-	st, err := sqlite.OpenOptions(ctx, d.storePath(), sqlite.Options{BusyTimeout: busy})
+	st, err := sqlite.OpenOptions(ctx, d.storePath(), sqlite.Options{BusyTimeout: busy, Logger: log})
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,13 +172,20 @@ func TestMigrateKeyByInstant(t *testing.T) {
 		}
 		all = append(all, ms...)
 	}
-	s, err := Open(t.Context(), createAt(t, 3, stmts...))
+	var logged bytes.Buffer
+	s, err := OpenOptions(t.Context(), createAt(t, 3, stmts...), Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if v, err := s.SchemaVersion(t.Context()); err != nil || v != LatestSchemaVersion() {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
+	}
+	// A migration of an existing store can take a while: it is announced.
+	for _, want := range []string{`msg="migrating the store's schema"`, "from=3 to=4", `msg="store schema migrated"`, "version=4"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("the log does not say %s:\n%s", want, logged.String())
+		}
 	}
 	var n int
 	if err := s.w.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movements'
