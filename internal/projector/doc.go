@@ -8,9 +8,7 @@
 //
 //   - The consumer acks explicitly, with a bounded MaxAckPending and a
 //     BackOff schedule for redelivery of messages nobody acked (a crash).
-//   - Messages are decoded ahead of the loop on a goroutine of its own (a
-//     bounded prefetch, released at shutdown), then buffered into a batch,
-//     bounded by count, bytes and age;
+//   - Messages are buffered into a batch, bounded by count, bytes and age;
 //     the batch is written with one [store.Store.WriteBatch] and its messages
 //     are acked only after the write returned nil. A store error naks every
 //     message of the batch with a growing delay and the projector keeps

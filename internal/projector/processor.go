@@ -112,9 +112,9 @@ func (p *processor) deadline() time.Time {
 	return d
 }
 
-// take adds a decoded message to the batch, or dead-letters it.
-func (p *processor) take(ctx context.Context, f fetched) {
-	msg, e, err := f.msg, f.e, f.err
+// handle decodes one message into the batch, or dead-letters it.
+func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
+	e, err := decode(msg)
 	p.received(msg, e)
 	if err != nil {
 		p.poison++

@@ -257,32 +257,43 @@ func (p *Projector) Run(ctx context.Context) error {
 		return fmt.Errorf("projector: consume %s: %w", p.cfg.Durable, err)
 	}
 	defer iter.Stop()
-	pf := startPrefetch(ctx, iter, p.log.With("durable", p.cfg.Durable))
-	defer pf.stop()
 	p.ready.Store(true)
 	p.log.Info("projector consuming", "stream", p.cfg.Stream, "durable", p.cfg.Durable,
 		"batch_size", p.cfg.BatchSize, "batch_age", p.cfg.BatchAge)
 	for {
-		f, err := pf.next(ctx, proc.deadline())
+		msg, err := next(ctx, iter, proc.deadline())
 		if ctx.Err() != nil {
 			p.ready.Store(false)
 			serr := proc.shutdown(ctx)
-			var taken []jetstream.Msg
-			if err == nil {
-				taken = append(taken, f.msg) // arrived with the shutdown
+			if err != nil {
+				msg = nil
 			}
-			p.release(ctx, iter, append(taken, pf.stop()...))
+			p.release(ctx, iter, msg)
 			return serr
 		}
 		switch {
 		case err == nil:
-			proc.take(ctx, f)
-		case errors.Is(err, errIdle):
+			proc.handle(ctx, msg)
+		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The server went quiet for a while (a cluster node lost, a
+			// leader elected): the iterator pulls again by itself.
+			p.log.Warn("no heartbeat from the consumer; pulling again", "durable", p.cfg.Durable)
 		default:
 			return fmt.Errorf("projector: consume %s: %w", p.cfg.Durable, err)
 		}
 		proc.tick(ctx)
 	}
+}
+
+// next waits for the next message until the deadline (none: until ctx ends).
+func next(ctx context.Context, iter jetstream.MessagesContext, deadline time.Time) (jetstream.Msg, error) {
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	return iter.Next(jetstream.NextContext(ctx))
 }
 
 // ensureStreams creates the stream and the dead-letter stream with the

@@ -12,16 +12,17 @@ const releaseTimeout = 2 * time.Second
 
 // release runs when Run stops, after the final batch is written and acked:
 // it drains the iterator and naks the messages the client had prefetched but
-// the projector never took (and taken, the messages the projector's own
-// prefetch had decoded but the loop had not handled), so that the server
-// redelivers them at once — to the next run or to another projector —
-// instead of after the ack wait.
-func (p *Projector) release(ctx context.Context, iter jetstream.MessagesContext, taken []jetstream.Msg) {
+// the projector never took (and taken, a message that arrived with the
+// shutdown), so that the server redelivers them at once — to the next run or
+// to another projector — instead of after the ack wait.
+func (p *Projector) release(ctx context.Context, iter jetstream.MessagesContext, taken jetstream.Msg) {
 	iter.Drain()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	// at most the client's pull-ahead (BatchSize) and the prefetch
-	msgs := taken
+	var msgs []jetstream.Msg // at most the prefetch: BatchSize
+	if taken != nil {
+		msgs = append(msgs, taken)
+	}
 	for {
 		m, err := iter.Next(jetstream.NextContext(rctx))
 		if err != nil {

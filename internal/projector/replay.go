@@ -3,7 +3,6 @@ package projector
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,20 +48,18 @@ func Replay(ctx context.Context, js jetstream.JetStream, st store.Store, cfg Con
 			return stats, fmt.Errorf("projector: replay %s: %w", cfg.Stream, err)
 		}
 		defer iter.Stop()
-		pf := startPrefetch(ctx, iter, cfg.Logger)
-		defer pf.stop()
 		for {
-			f, err := pf.next(ctx, time.Time{})
+			msg, err := iter.Next(jetstream.NextContext(ctx))
 			if err != nil {
 				return stats, fmt.Errorf("projector: replay %s after sequence %d: %w", cfg.Stream, stats.LastSequence, err)
 			}
-			md, err := f.msg.Metadata()
+			md, err := msg.Metadata()
 			if err != nil {
 				return stats, fmt.Errorf("projector: replay %s: %w", cfg.Stream, err)
 			}
 			stats.Messages++
 			stats.LastSequence = md.Sequence.Stream
-			proc.take(ctx, f)
+			proc.handle(ctx, msg)
 			if proc.fatal != nil {
 				return stats, fmt.Errorf("projector: replay %s at sequence %d: %w", cfg.Stream, md.Sequence.Stream, proc.fatal)
 			}
