@@ -1,6 +1,10 @@
 package projections
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/foliostream/foliostream/internal/proctest"
+)
 
 // BenchmarkCompute recomputes a whole account (what the projector does on
 // every import) over histories of 10k, 100k and 1M movements (see
@@ -17,14 +21,14 @@ func BenchmarkCompute(b *testing.B) {
 			ms := synthHistory(n, 1)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := proctest.CPUTime()
 			for b.Loop() {
 				r := Compute("bench", ms)
 				if len(r.Broker) == 0 {
 					b.Fatal("no snapshots")
 				}
 			}
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := proctest.CPUTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
@@ -44,7 +48,7 @@ func BenchmarkComputeTo(b *testing.B) {
 			scan := sliceScan(canonical(synthHistory(n, 1), 0))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := proctest.CPUTime()
 			for b.Loop() {
 				sink := &countingSink{}
 				if err := ComputeTo("bench", scan, sink); err != nil {
@@ -54,7 +58,7 @@ func BenchmarkComputeTo(b *testing.B) {
 					b.Fatal("no rows")
 				}
 			}
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := proctest.CPUTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"github.com/foliostream/foliostream/internal/proctest"
 	"testing"
 
 	"github.com/foliostream/foliostream/internal/parsers"
@@ -28,11 +29,11 @@ func BenchmarkComputeToStatement(b *testing.B) {
 	scan := sliceScan(canonical(res.Movements, 0))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := proctest.CPUTime()
 	for b.Loop() {
 		if err := ComputeTo("a", scan, &countingSink{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/foliostream/foliostream/internal/proctest"
 	"io"
 	"os"
 	"path/filepath"
@@ -114,10 +115,10 @@ func BenchmarkWriteBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				start, cpu0 := time.Now(), cpuTime()
+				start, cpu0 := time.Now(), proctest.CPUTime()
 				writeAll(b, s, batches)
 				took += time.Since(start)
-				cpu += cpuTime() - cpu0
+				cpu += proctest.CPUTime() - cpu0
 				b.StopTimer()
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
@@ -154,10 +155,10 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), proctest.CPUTime()
 		writeAll(b, s, batches)
 		took += time.Since(start)
-		cpu += cpuTime() - cpu0
+		cpu += proctest.CPUTime() - cpu0
 		b.StopTimer()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
@@ -296,14 +297,14 @@ func BenchmarkScanMovements(b *testing.B) {
 				b.ReportAllocs()
 				var took, cpu time.Duration
 				for b.Loop() {
-					start, cpu0 := time.Now(), cpuTime()
+					start, cpu0 := time.Now(), proctest.CPUTime()
 					got := 0
 					err := s.ScanMovements(b.Context(), "bench", sq.q, func(*events.Movement) error {
 						got++
 						return nil
 					})
 					took += time.Since(start)
-					cpu += cpuTime() - cpu0
+					cpu += proctest.CPUTime() - cpu0
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -422,7 +423,7 @@ func BenchmarkPhase2(b *testing.B) {
 	defer s.Close()
 	writeAll(b, s, batches)
 	ctx := b.Context()
-	cpu0 := cpuTime()
+	cpu0 := proctest.CPUTime()
 	for b.Loop() {
 		err := s.WriteProjections(ctx, "bench", func(sink projections.Sink) error {
 			scan := func(q projections.Query, fn func(*events.Movement) error) error {
@@ -435,5 +436,5 @@ func BenchmarkPhase2(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "movements/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
 }
