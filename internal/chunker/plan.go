@@ -20,7 +20,10 @@ import (
 type pickFunc func(broker string) (parsers.Parser, error)
 
 // readBufferSize is the read buffer between the file and the parser; the
-// broker is detected from its head.
+// broker is detected from its head. The Tastytrade parser's CSV reader
+// asks for at least this much once the head is consumed, so bufio.Reader
+// hands those reads straight to the file rather than copying them through
+// this buffer.
 const readBufferSize = 64 << 10
 
 // hashReader passes bytes through while counting them and hashing them with

@@ -158,8 +158,8 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 	keyed := rowKey != 0
 	if prev == nil || !s.baseOK || s.baseKeyed != keyed || !sameButIDAndPart(m, prev) {
 		if keyed {
-			s.base, s.baseHash = s.sizeBase(m), 0
-			s.baseKind = s.strLen(sKind, string(m.Kind))
+			s.base, s.baseKind = s.sizeBase(m)
+			s.baseHash = 0
 		} else {
 			s.base, s.baseHash = s.measureBase(m)
 		}
@@ -186,12 +186,13 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 	return a.total(), fmix64(h), nil
 }
 
-// sizeBase is the size of every field of m but ID and Part.
-func (s *sizer) sizeBase(m *events.Movement) sizeAcc {
-	var a sizeAcc
+// sizeBase is the size of every field of m but ID and Part, and the JSON
+// size of its Kind (which its standard ID holds).
+func (s *sizer) sizeBase(m *events.Movement) (a sizeAcc, kindLen int) {
 	a.member("account", s.strLen(sAccount, m.Account))
 	a.member("broker", s.strLen(sBroker, m.Broker))
-	a.member("kind", s.strLen(sKind, string(m.Kind)))
+	kindLen = s.strLen(sKind, string(m.Kind))
+	a.member("kind", kindLen)
 	s.wallTime(&a, 0, "time", m.Time)
 	if m.Offset != "" {
 		a.member("offset", s.strLen(sOffset, m.Offset))
@@ -235,7 +236,7 @@ func (s *sizer) sizeBase(m *events.Movement) sizeAcc {
 		// (the contracts of one row reuse their base in measure).
 		a.member("notes", jsonStringLen(m.Notes))
 	}
-	return a
+	return a, kindLen
 }
 
 // strLen is jsonStringLen(v): measured directly when v is short (quicker
@@ -622,17 +623,42 @@ var jsonExtra = func() (t [256]uint8) {
 
 const jsonNonASCII = 0xff
 
+// SWAR constants: a byte value in every byte of a word.
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// swarZero reports whether a byte of x is zero. (The borrow of a zero byte
+// may mark the byte above it too, but only when there is a zero byte.)
+func swarZero(x uint64) bool { return (x-swarOnes)&^x&swarHighs != 0 }
+
+// jsonWordPlain reports whether none of the eight bytes of w needs
+// escaping: each is ASCII (< 0x80), not a control byte (>= 0x20: with no
+// byte below 0x20, w-0x20… borrows nowhere), and not '"', '&', '<', '>' or
+// '\\' (so jsonExtra is 0 for each; TestJSONWordPlain compares the two on
+// every pair of byte values in every pair of positions). Setting bit 0x04
+// maps '"' (0x22) and '&' (0x26), and only them, to 0x26; setting bit 0x02
+// maps '<' (0x3c) and '>' (0x3e), and only them, to 0x3e.
+func jsonWordPlain(w uint64) bool {
+	return (w|(w-0x20*swarOnes))&swarHighs == 0 &&
+		!swarZero((w|0x04*swarOnes)^(0x26*swarOnes)) &&
+		!swarZero((w|0x02*swarOnes)^(0x3e*swarOnes)) &&
+		!swarZero(w^(0x5c*swarOnes))
+}
+
 // jsonStringLen is the size of s as encoding/json writes it, quotes
 // included, with HTML escaping (as json.Marshal does). Eight bytes at a
-// time, it skips the words that need no escaping (jsonExtra is 0 for each
-// of their bytes).
+// time, it skips the words that need no escaping (jsonWordPlain), then
+// measures the rest byte by byte (jsonExtra).
 func jsonStringLen(s string) int {
 	n := 2 + len(s)
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		w := s[i : i+8]
-		if jsonExtra[w[0]]|jsonExtra[w[1]]|jsonExtra[w[2]]|jsonExtra[w[3]]|
-			jsonExtra[w[4]]|jsonExtra[w[5]]|jsonExtra[w[6]]|jsonExtra[w[7]] != 0 {
+		b := s[i : i+8] // one 64-bit load:
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		if !jsonWordPlain(w) {
 			break
 		}
 	}
