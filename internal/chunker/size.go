@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/exactdec"
 	"github.com/foliostream/foliostream/internal/parsers"
 	"github.com/shopspring/decimal"
 )
@@ -131,12 +132,6 @@ func fmix64(h uint64) uint64 {
 	return h
 }
 
-// standardIDLen is the size of the movement ID a parser leaves out under
-// [parsers.Options.NoIDs]: "<32 hex>:<kind>:<part>", quoted.
-func standardIDLen(m *events.Movement) int {
-	return 32 + 1 + jsonStringLen(string(m.Kind)) + 1 + intLen(int64(m.Part))
-}
-
 // measure returns the encoded size of m and a digest of its values. Within
 // one seed, equal movements have equal digests.
 //
@@ -170,7 +165,9 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 		a.member("part", intLen(int64(m.Part)))
 	}
 	if keyed {
-		if m.ID == "" { // standardIDLen, with the kind's size known
+		if m.ID == "" {
+			// The ID a parser leaves out under [parsers.Options.NoIDs]:
+			// "<32 hex>:<kind>:<part>"; baseKind is the kind's size.
 			a.member("id", 32+1+s.baseKind+1+intLen(int64(m.Part)))
 		} else {
 			a.member("id", jsonStringLen(m.ID))
@@ -534,10 +531,6 @@ func measureWide(d decimal.Decimal) (int, uint64) {
 // zeros trimmed, no scientific notation), or 0 when the coefficient has more
 // than 38 digits.
 func decimalLen(neg bool, hi, lo uint64, exp int32) int {
-	sign := 0
-	if neg {
-		sign = 1
-	}
 	var digits, tz int // digits of the coefficient and its trailing zeros
 	switch {
 	case hi == 0:
@@ -553,21 +546,7 @@ func decimalLen(neg bool, hi, lo uint64, exp int32) int {
 	default:
 		return 0
 	}
-	if exp >= 0 {
-		return sign + digits + int(exp)
-	}
-	scale := -int(exp)
-	tz = min(tz, scale) // only fractional zeros are trimmed
-	frac := scale - tz
-	if digits > scale {
-		n := sign + digits - scale
-		if frac > 0 {
-			n += 1 + frac
-		}
-		return n
-	}
-	// 0.000ddd: leading zeros, then the digits without their trailing zeros.
-	return sign + 2 + (scale - digits) + (digits - tz)
+	return exactdec.StringLen(neg, digits, tz, exp)
 }
 
 func trailingZeros(u uint64) int {

@@ -68,14 +68,22 @@ func Quotient(x, q decimal.Decimal, places int32) (c int64, e int32, ok bool) {
 	if q.Exponent() != 0 || q.Sign() <= 0 || q.NumDigits() > 9 || x.NumDigits() > 18 {
 		return 0, 0, false
 	}
-	n := q.CoefficientInt64()
-	c, e = x.CoefficientInt64(), x.Exponent()
-	if n == 1 {
+	return QuotientSmall(x.CoefficientInt64(), x.Exponent(), q.CoefficientInt64(), 0, places)
+}
+
+// QuotientSmall is [Quotient] of xc·10^xe by qc·10^qe, for a coefficient xc
+// of at most 18 digits: ok is false unless qe is 0 and 0 < qc < 10⁹.
+func QuotientSmall(xc int64, xe int32, qc int64, qe int32, places int32) (c int64, e int32, ok bool) {
+	if qe != 0 || qc <= 0 || qc >= 1e9 {
+		return 0, 0, false
+	}
+	c, e = xc, xe
+	if qc == 1 {
 		return c, e, true // x itself, even beyond places
 	}
 	for k := int32(0); k <= 6 && e-k >= -places; k++ {
-		if c%n == 0 {
-			return c / n, e - k, true
+		if c%qc == 0 {
+			return c / qc, e - k, true
 		}
 		if c > math.MaxInt64/10 || c < math.MinInt64/10 {
 			break
@@ -83,4 +91,30 @@ func Quotient(x, q decimal.Decimal, places int32) (c int64, e int32, ok bool) {
 		c *= 10
 	}
 	return 0, 0, false
+}
+
+// StringLen is the length of the default string form (decimal.String:
+// trailing fractional zeros trimmed, no exponent) of a non-zero decimal,
+// negative when neg, whose coefficient has digits digits, tz of them
+// trailing zeros, and whose exponent is exp.
+func StringLen(neg bool, digits, tz int, exp int32) int {
+	sign := 0
+	if neg {
+		sign = 1
+	}
+	if exp >= 0 {
+		return sign + digits + int(exp)
+	}
+	scale := -int(exp)
+	tz = min(tz, scale) // only fractional zeros are trimmed
+	frac := scale - tz
+	if digits > scale {
+		n := sign + digits - scale
+		if frac > 0 {
+			n += 1 + frac
+		}
+		return n
+	}
+	// 0.000ddd: leading zeros, then the digits without their trailing zeros.
+	return sign + 2 + (scale - digits) + (digits - tz)
 }

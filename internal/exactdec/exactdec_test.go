@@ -1,6 +1,7 @@
 package exactdec
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"testing"
@@ -90,6 +91,31 @@ func TestQuotient(t *testing.T) {
 	for _, tc := range [][2]string{{"1", "3"}, {"1", "2.0"}, {"1", "-2"}, {"12345678901234567890", "2"}} {
 		if _, _, ok := Quotient(decimal.RequireFromString(tc[0]), decimal.RequireFromString(tc[1]), 28); ok {
 			t.Errorf("Quotient(%s, %s) answered; want the DivRound fallback", tc[0], tc[1])
+		}
+	}
+}
+
+// TestStringLen: the length StringLen computes from a coefficient's digits
+// and trailing zeros is the length of decimal.String, for coefficients with
+// and without trailing zeros, both signs, and exponents either side of the
+// digit count.
+func TestStringLen(t *testing.T) {
+	for _, c := range []int64{1, 7, 10, 25, 100, 1234, 120000, 999999999999999999, 100000000000000000, 304050} {
+		for e := int32(-25); e <= 4; e++ {
+			for _, neg := range []bool{false, true} {
+				v := c
+				if neg {
+					v = -c
+				}
+				digits, tz := len(fmt.Sprint(c)), 0
+				for u := c; u%10 == 0; u /= 10 {
+					tz++
+				}
+				want := len(decimal.New(v, e).String())
+				if got := StringLen(neg, digits, tz, e); got != want {
+					t.Errorf("StringLen(%v, %d, %d, %d) = %d, want len(%q) = %d", neg, digits, tz, e, got, decimal.New(v, e).String(), want)
+				}
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package parsers
 
 import (
-	"math"
 	"math/bits"
 
 	"github.com/shopspring/decimal"
@@ -119,29 +118,11 @@ func (n num) textLen() int {
 // smallTextLen is the length of the default string form of ±u·10^exp,
 // u != 0: trailing fractional zeros trimmed, no scientific notation.
 func smallTextLen(neg bool, u uint64, exp int32) int {
-	sign := 0
-	if neg {
-		sign = 1
-	}
 	digits, tz := uintDigits(u), 0 // digits of u, and its trailing zeros
 	for v := u; v%10 == 0; v /= 10 {
 		tz++
 	}
-	if exp >= 0 {
-		return sign + digits + int(exp)
-	}
-	scale := -int(exp)
-	tz = min(tz, scale) // only fractional zeros are trimmed
-	frac := scale - tz
-	if digits > scale {
-		n := sign + digits - scale
-		if frac > 0 {
-			n += 1 + frac
-		}
-		return n
-	}
-	// 0.000ddd: leading zeros, then the digits without their trailing zeros.
-	return sign + 2 + (scale - digits) + (digits - tz)
+	return exactdec.StringLen(neg, digits, tz, exp)
 }
 
 // uintDigits is the number of decimal digits of u.
@@ -247,32 +228,9 @@ func (dc *decCache) nsub(a, b num) num {
 // x.DivRound(q, ibDivPrecision) has; see exactdec.Quotient).
 func (dc *decCache) ndiv(x, q num) num {
 	if !x.wide && !q.wide {
-		if c, e, ok := quotient(x.c, x.e, q.c, q.e, ibDivPrecision); ok {
+		if c, e, ok := exactdec.QuotientSmall(x.c, x.e, q.c, q.e, ibDivPrecision); ok {
 			return small(c, e)
 		}
 	}
 	return numOf(x.dec(dc).DivRound(q.dec(dc), ibDivPrecision))
-}
-
-// quotient is exactdec.Quotient for small coefficients: (xc·10^xe) /
-// (qc·10^qe) as c·10^e when qe is 0, 0 < qc < 10⁹ and the quotient is exact
-// within places decimal places, found within 6 more digits than x has.
-func quotient(xc int64, xe int32, qc int64, qe int32, places int32) (c int64, e int32, ok bool) {
-	if qe != 0 || qc <= 0 || qc >= 1e9 {
-		return 0, 0, false
-	}
-	c, e = xc, xe
-	if qc == 1 {
-		return c, e, true
-	}
-	for k := int32(0); k <= 6 && e-k >= -places; k++ {
-		if c%qc == 0 {
-			return c / qc, e - k, true
-		}
-		if c > math.MaxInt64/10 || c < math.MinInt64/10 {
-			break
-		}
-		c *= 10
-	}
-	return 0, 0, false
 }
