@@ -36,6 +36,25 @@ const (
 	computeFields = events.AllFields &^ (events.FieldBroker | events.FieldOffset | events.FieldLine | events.FieldNotes)
 )
 
+// The three scans of ComputeTo, in order.
+var (
+	adjustQuery = Query{Kinds: []events.Kind{events.KindStrikeAdjustment}, Fields: adjustFields}
+	linkQuery   = Query{Kinds: []events.Kind{events.KindOption}, Fields: linkFields}
+	mainQuery   = Query{Kinds: computedKinds, Fields: computeFields}
+)
+
+// Queries returns the three scans [ComputeTo] makes of a history, in
+// order: the strike adjustments, the option contracts for close linking,
+// and the main pass (copies: the caller may change them). Store benchmarks
+// measure them.
+func Queries() (adjustments, linking, main Query) {
+	cp := func(q Query) Query {
+		q.Kinds = slices.Clone(q.Kinds)
+		return q
+	}
+	return cp(adjustQuery), cp(linkQuery), cp(mainQuery)
+}
+
 // computedKinds are the kinds that are movements for the projections;
 // others (strike adjustments, kinds this build does not know) make no
 // snapshot day.
@@ -59,11 +78,11 @@ func ComputeTo(account string, scan ScanFunc, sink Sink) error {
 		return err
 	}
 	lk := &linker{adjust: adjust, groups: make(map[groupKey]*linkQueues), exps: make(map[string]map[events.Date]struct{})}
-	if err := scan(Query{Kinds: []events.Kind{events.KindOption}, Fields: linkFields}, lk.add); err != nil {
+	if err := scan(linkQuery, lk.add); err != nil {
 		return err
 	}
 	c := newComputer(account, lk.result(), sink)
-	if err := scan(Query{Kinds: computedKinds, Fields: computeFields}, c.add); err != nil {
+	if err := scan(mainQuery, c.add); err != nil {
 		return err
 	}
 	return c.finish()
@@ -146,7 +165,7 @@ func strikeKey(d decimal.Decimal) string {
 // (expiration, strike, type) wins, and applies to the whole history.
 func scanAdjustments(scan ScanFunc) (map[adjustKey]decimal.Decimal, error) {
 	var adjust map[adjustKey]decimal.Decimal
-	err := scan(Query{Kinds: []events.Kind{events.KindStrikeAdjustment}, Fields: adjustFields}, func(m *events.Movement) error {
+	err := scan(adjustQuery, func(m *events.Movement) error {
 		if m.Kind != events.KindStrikeAdjustment {
 			return nil
 		}

@@ -186,21 +186,18 @@ func mb(n uint64) float64 { return float64(n) / (1 << 20) }
 // computed kind with all fields; the cash movements (about 1 in 1,000
 // movements) stand for a sparse kind, as strike adjustments are in real
 // statements.
-var scanQueries = []struct {
+var scanQueries = func() []struct {
 	name string
 	q    projections.Query
-}{
-	{"all", projections.Query{}},
-	{"adjustments", projections.Query{Kinds: []events.Kind{events.KindStrikeAdjustment},
-		Fields: events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike}},
-	{"options", projections.Query{Kinds: []events.Kind{events.KindOption},
-		Fields: events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
-			events.FieldExpiration | events.FieldCode}},
-	{"computed", projections.Query{Kinds: []events.Kind{events.KindCash, events.KindConversion, events.KindStock,
-		events.KindOption, events.KindDividend, events.KindDividendTax}}},
-	{"sparse", projections.Query{Kinds: []events.Kind{events.KindCash},
-		Fields: events.FieldCurrency | events.FieldCashType | events.FieldAmount}},
-}
+} {
+	adjustments, linking, main := projections.Queries()
+	return []struct {
+		name string
+		q    projections.Query
+	}{{"all", projections.Query{}}, {"adjustments", adjustments}, {"options", linking}, {"computed", main},
+		{"sparse", projections.Query{Kinds: []events.Kind{events.KindCash},
+			Fields: events.FieldCurrency | events.FieldCashType | events.FieldAmount}}}
+}()
 
 // BenchmarkScanMovements reads a synthetic account of about 100k and 1M
 // movements (60k and 600k statement rows) back with ScanMovements, the

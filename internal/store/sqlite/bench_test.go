@@ -252,19 +252,16 @@ func copyFile(src, dst string) error {
 // history, and the three queries of phase 2 (projections.ComputeTo): the
 // strike adjustments (none in a synthetic statement), the option contracts
 // for close linking, and the computed kinds with every field.
-var scanQueries = []struct {
+var scanQueries = func() []struct {
 	name string
 	q    projections.Query
-}{
-	{"all", projections.Query{}},
-	{"adjustments", projections.Query{Kinds: []events.Kind{events.KindStrikeAdjustment},
-		Fields: events.FieldExpiration | events.FieldStrike | events.FieldOptionType | events.FieldNewStrike}},
-	{"options", projections.Query{Kinds: []events.Kind{events.KindOption},
-		Fields: events.FieldTicker | events.FieldCurrency | events.FieldOptionType | events.FieldStrike |
-			events.FieldExpiration | events.FieldCode}},
-	{"computed", projections.Query{Kinds: []events.Kind{events.KindCash, events.KindConversion, events.KindStock,
-		events.KindOption, events.KindDividend, events.KindDividendTax}}},
-}
+} {
+	adjustments, linking, main := projections.Queries()
+	return []struct {
+		name string
+		q    projections.Query
+	}{{"all", projections.Query{}}, {"adjustments", adjustments}, {"options", linking}, {"computed", main}}
+}()
 
 // BenchmarkScanMovements reads a synthetic statement's account back with
 // ScanMovements, for each of scanQueries, and reports the movements of the
