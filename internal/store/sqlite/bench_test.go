@@ -3,20 +3,22 @@ package sqlite_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"github.com/foliostream/foliostream/internal/proctest"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/chunker"
+	"github.com/foliostream/foliostream/internal/proctest"
 	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/projector"
 	"github.com/foliostream/foliostream/internal/store"
@@ -97,37 +99,68 @@ func writeAll(tb testing.TB, s *sqlite.Store, batches [][]*events.Chunk) {
 	}
 }
 
-// BenchmarkWriteBatch writes a synthetic statement's movements into a fresh
-// store in the projector's batches (one transaction, one fsync each) and
-// reports movements/s and the process's CPU time per movement (less
+// benchWrites is the loop of the write benchmarks: each iteration writes
+// batches into the store open returns (opening is not timed) and closes
+// it; it reports movements/s and the process's CPU time per movement (less
 // sensitive than the wall time to other processes on the same cores).
+func benchWrites(b *testing.B, batches [][]*events.Chunk, n int, open func() *sqlite.Store) {
+	var took, cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		s := open()
+		b.StartTimer()
+		start, cpu0 := time.Now(), proctest.CPUTime()
+		writeAll(b, s, batches)
+		took += time.Since(start)
+		cpu += proctest.CPUTime() - cpu0
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
+}
+
+// freshStore opens a new store in a temporary directory.
+func freshStore(b *testing.B) *sqlite.Store {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkWriteBatch writes a synthetic statement's movements into a fresh
+// store in the projector's batches (one transaction, one fsync each).
 //
 //	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatch -benchtime 1x -count 5
 func BenchmarkWriteBatch(b *testing.B) {
 	for _, rows := range []int{100_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
 			batches, n := statementBatches(b, rows)
-			var took, cpu time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), sqlite.FileName))
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				start, cpu0 := time.Now(), proctest.CPUTime()
-				writeAll(b, s, batches)
-				took += time.Since(start)
-				cpu += proctest.CPUTime() - cpu0
-				b.StopTimer()
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
+			benchWrites(b, batches, n, func() *sqlite.Store { return freshStore(b) })
 			b.ReportMetric(float64(len(batches)), "batches")
+		})
+	}
+}
+
+// BenchmarkWriteBatchTransactions is BenchmarkWriteBatch with 1, 4 or 16 of
+// the projector's batches per transaction: whether fewer commits (fsyncs)
+// would write faster.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatchTransactions -benchtime 2x -count 3
+func BenchmarkWriteBatchTransactions(b *testing.B) {
+	batches, n := statementBatches(b, 100_000)
+	for _, merge := range []int{1, 4, 16} {
+		var merged [][]*events.Chunk
+		for batch := range slices.Chunk(batches, merge) {
+			merged = append(merged, slices.Concat(batch...))
+		}
+		b.Run(fmt.Sprintf("batches-per-tx=%d", merge), func(b *testing.B) {
+			benchWrites(b, merged, n, func() *sqlite.Store { return freshStore(b) })
+			b.ReportMetric(float64(len(merged)), "transactions")
 		})
 	}
 }
@@ -143,9 +176,7 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 	const rows, copies = 100_000, 5
 	batches, n := statementBatches(b, rows)
 	template := grownStore(b, batches, copies)
-	var took, cpu time.Duration
-	for b.Loop() {
-		b.StopTimer()
+	benchWrites(b, batches, n, func() *sqlite.Store {
 		path := filepath.Join(b.TempDir(), sqlite.FileName)
 		if err := copyFile(template, path); err != nil {
 			b.Fatal(err)
@@ -154,20 +185,106 @@ func BenchmarkWriteBatchGrown(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		return s
+	})
+	b.ReportMetric(float64(n*copies), "movements-before")
+}
+
+// BenchmarkChunkBlobTable measures a table design the store does not use, a
+// candidate for a faster embedded store (BENCHMARKS.md, "What is not
+// met"): each chunk's body stored once as a blob, plus one narrow row per
+// movement for the dedup key, (account, utc, id) → chunk, line. Same
+// batches, pragmas and 64-row statements as the store; compare its
+// movements/s with BenchmarkWriteBatch's in the same run.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench 'BenchmarkWriteBatch$|BenchmarkChunkBlobTable' -benchtime 2x -count 3
+func BenchmarkChunkBlobTable(b *testing.B) {
+	batches, n := statementBatches(b, 100_000)
+	bodies := map[*events.Chunk][]byte{}
+	for _, batch := range batches {
+		for _, c := range batch {
+			body, err := events.Marshal(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bodies[c] = body
+		}
+	}
+	const rowsPerInsert = 64
+	insertKeys := "INSERT INTO movement_keys VALUES (?,?,?,?,?)" + strings.Repeat(",(?,?,?,?,?)", rowsPerInsert-1) +
+		" ON CONFLICT DO NOTHING"
+	var took, cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "blobs.db")+
+			"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)")
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		_, err = db.Exec(`CREATE TABLE chunks (n INTEGER PRIMARY KEY, session TEXT NOT NULL, chunk_id TEXT NOT NULL, body BLOB NOT NULL);
+			CREATE TABLE movement_keys (account TEXT NOT NULL, utc INTEGER NOT NULL, id TEXT NOT NULL,
+				chunk INTEGER NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (account, utc, id)) WITHOUT ROWID`)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		start, cpu0 := time.Now(), proctest.CPUTime()
-		writeAll(b, s, batches)
+		chunkN := 0
+		for _, batch := range batches {
+			if err := writeBlobBatch(db, batch, bodies, insertKeys, rowsPerInsert, &chunkN); err != nil {
+				b.Fatal(err)
+			}
+		}
 		took += time.Since(start)
 		cpu += proctest.CPUTime() - cpu0
 		b.StopTimer()
-		if err := s.Close(); err != nil {
+		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
-	b.ReportMetric(float64(n*copies), "movements-before")
+}
+
+// writeBlobBatch writes one projector batch into BenchmarkChunkBlobTable's
+// tables in one transaction. The UTC instant is the wall time here (the
+// synthetic statement has one offset): the cost is the same.
+func writeBlobBatch(db *sql.DB, batch []*events.Chunk, bodies map[*events.Chunk][]byte, insertKeys string, perInsert int, chunkN *int) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	keys, err := tx.Prepare(insertKeys)
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
+	var args []any
+	for _, c := range batch {
+		*chunkN++
+		if _, err := tx.Exec(`INSERT INTO chunks VALUES (?,?,?,?)`, *chunkN, c.Session, c.ID, bodies[c]); err != nil {
+			return err
+		}
+		for i := range c.Movements {
+			m := &c.Movements[i]
+			args = append(args, m.Account, int64(m.Time), m.ID, *chunkN, m.Line)
+			if len(args) == 5*perInsert {
+				if _, err := keys.Exec(args...); err != nil {
+					return err
+				}
+				args = args[:0]
+			}
+		}
+	}
+	for i := 0; i < len(args); i += 5 {
+		if _, err := tx.Exec(`INSERT INTO movement_keys VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, args[i:i+5]...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 var (
