@@ -772,7 +772,7 @@ func civilDate(b []byte) (y, m, d int, ok bool) {
 		return 0, 0, 0, false
 	}
 	y = hi*100 + lo
-	if d > daysIn(m, y) {
+	if d > DaysIn(y, m) {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
@@ -783,19 +783,6 @@ func twoDigits(b []byte) (int, bool) {
 		return 0, false
 	}
 	return int(b[0]-'0')*10 + int(b[1]-'0'), true
-}
-
-func daysIn(m, y int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // foldName is encoding/json's case folding of a key: ASCII upper case, and

@@ -146,3 +146,19 @@ func (d *Date) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// DaysIn is the number of days of month m (1–12) of year y, proleptic
+// Gregorian: what the decoders and parsers check a day of the month
+// against without going through time.Time.
+func DaysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

@@ -152,3 +152,16 @@ func TestTimeJSON(t *testing.T) {
 		t.Errorf("decode = %+v, %v", got, err)
 	}
 }
+
+// TestDaysIn agrees with time.Date for every month of four centuries and
+// both sides of the Gregorian leap rules (1900 and 2100 are not leap years,
+// 2000 is).
+func TestDaysIn(t *testing.T) {
+	for y := 1800; y <= 2400; y++ {
+		for m := 1; m <= 12; m++ {
+			if got, want := DaysIn(y, m), time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("DaysIn(%d, %d) = %d, want %d", y, m, got, want)
+			}
+		}
+	}
+}

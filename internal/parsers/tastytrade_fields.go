@@ -291,7 +291,7 @@ func ttFastDate(s string) (days int64, year int, ok bool) {
 	y, ok1 := ttDigits(s, 0, 4)
 	mo, ok2 := ttDigits(s, 5, 2)
 	d, ok3 := ttDigits(s, 8, 2)
-	if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+	if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > events.DaysIn(y, mo) {
 		return 0, 0, false
 	}
 	return daysFromCivil(y, mo, d), y, true
@@ -317,20 +317,6 @@ func ttFastClock(s string, days int64, year int) (ttDateTime, bool) {
 		off = -off
 	}
 	return ttDateTime{wall: events.WallTime(wall), utc: wall - off, offset: s[19:], year: year}, true
-}
-
-// daysIn is the number of days of month m of year y (proleptic Gregorian).
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d, for a valid

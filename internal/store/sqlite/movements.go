@@ -204,15 +204,10 @@ func parseWallTime(s string) (events.WallTime, error) {
 		}
 	}
 	y, mo, d, h, mi, sec := v[0], time.Month(v[1]), v[2], v[3], v[4], v[5]
-	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+	if mo < 1 || mo > 12 || d < 1 || d > events.DaysIn(y, int(mo)) || h > 23 || mi > 59 || sec > 59 {
 		return events.ParseWallTime(s)
 	}
 	return events.WallTime(time.Date(y, mo, d, h, mi, sec, 0, time.UTC).Unix()), nil
-}
-
-// daysIn returns the number of days of month m of year y.
-func daysIn(y int, m time.Month) int {
-	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // Accounts implements [store.Store]. It seeks from one account to the next
