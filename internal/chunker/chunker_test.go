@@ -16,6 +16,7 @@ import (
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
+	"github.com/foliostream/foliostream/internal/proctest"
 )
 
 const testAccount = "acct-1"
@@ -705,22 +706,6 @@ func TestSortMovements(t *testing.T) {
 	}
 }
 
-// checkFor polls f until it returns nil or total has passed.
-func checkFor(t *testing.T, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		<-time.After(every)
-	}
-}
-
 // TestHashGoroutineEnds checks that the hashing goroutine of Analyze and
 // Build ends on every path: success, a bad file, a failing emit.
 func TestHashGoroutineEnds(t *testing.T) {
@@ -737,7 +722,7 @@ func TestHashGoroutineEnds(t *testing.T) {
 			t.Fatalf("build: %v", err)
 		}
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	proctest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			return fmt.Errorf("%d goroutines, %d before", n, before)
 		}

@@ -297,17 +297,27 @@ func decimalJSONLen(d decimal.Decimal) int {
 	if d.IsZero() {
 		return 0
 	}
-	exp := d.Exponent()
-	if exp >= -18 && d.NumDigits() <= 18 {
-		c := d.CoefficientInt64()
-		u, neg := uint64(c), c < 0
-		if neg {
-			u = -u
-		}
-		return 2 + decimalLen(neg, 0, u, exp)
+	if n, _, _, ok := measureSmall(d); ok {
+		return n
 	}
 	n, _ := measureWide(d)
 	return n
+}
+
+// measureSmall measures a non-zero decimal whose coefficient has at most
+// 18 digits and whose exponent is at least -18: its JSON size, coefficient
+// and exponent; ok is false for any other decimal.
+func measureSmall(d decimal.Decimal) (n int, c int64, exp int32, ok bool) {
+	exp = d.Exponent()
+	if exp < -18 || d.NumDigits() > 18 {
+		return 0, 0, 0, false
+	}
+	c = d.CoefficientInt64()
+	u, neg := uint64(c), c < 0
+	if neg {
+		u = -u
+	}
+	return 2 + decimalLen(neg, 0, u, exp), c, exp, true
 }
 
 // sameButIDAndPart reports whether a and b have the same values (the same
@@ -488,14 +498,8 @@ func (s *sizer) measureDec(d decimal.Decimal) (int, uint64) {
 	if d.IsZero() { // omitzero
 		return 0, decTagZero
 	}
-	exp := d.Exponent()
-	if exp >= -18 && d.NumDigits() <= 18 {
-		c := d.CoefficientInt64()
-		u, neg := uint64(c), c < 0
-		if neg {
-			u = -u
-		}
-		return 2 + decimalLen(neg, 0, u, exp), fmix64(mix(mix(decTagSmall|uint64(uint32(exp)), uint64(c)), 0))
+	if n, c, exp, ok := measureSmall(d); ok {
+		return n, fmix64(mix(mix(decTagSmall|uint64(uint32(exp)), uint64(c)), 0))
 	}
 	n, h := measureWide(d)
 	if h == 0 {
