@@ -108,6 +108,9 @@ type chunkDecoder struct {
 	lastWall    WallTime
 	// hinted: the movements slice was first allocated (movementsHint).
 	hinted bool
+	// owned: the decoder outlives its input (a MovementDecoder): the
+	// caches keep copies of the texts they compare, not the input's bytes.
+	owned bool
 }
 
 // decodeChunk decodes a chunk body as json.Unmarshal(data, &Chunk{}) does.
@@ -650,9 +653,19 @@ func (d *chunkDecoder) dec(dst *decimal.Decimal, slot int, field string) error {
 		if v, err = parseDecimal(raw); err != nil {
 			return d.errorf("%s: %v", field, err)
 		}
-		e.raw, e.d = raw, v
+		if d.owned {
+			e.raw = append(e.raw[:0], raw...)
+		} else {
+			e.raw = raw
+		}
+		e.d = v
 	}
-	cache.raw, cache.d, cache.ok = raw, v, true
+	if d.owned {
+		cache.raw = append(cache.raw[:0], raw...)
+	} else {
+		cache.raw = raw
+	}
+	cache.d, cache.ok = v, true
 	*dst = v
 	return nil
 }
@@ -721,7 +734,10 @@ func (d *chunkDecoder) wallTime(dst *WallTime, field string) error {
 		if okh && okm && oks && h < 24 && mi < 60 && s < 60 {
 			w := WallTime(time.Date(y, time.Month(mo), dd, h, mi, s, 0, time.UTC).Unix())
 			*dst = w
-			if inInput {
+			switch {
+			case d.owned:
+				d.lastWallRaw, d.lastWall = append(d.lastWallRaw[:0], b...), w
+			case inInput:
 				d.lastWallRaw, d.lastWall = b, w
 			}
 			return nil
@@ -1141,6 +1157,24 @@ func movementField(key []byte) int {
 // movementObject decodes a movement object (at depth) into m, over the
 // values m already has.
 func (d *chunkDecoder) movementObject(m *Movement, depth int) error {
+	return d.movementFields(m, depth, 0)
+}
+
+// memberFields maps a movement member (mID ... mNotes) to its field of
+// [Fields], 0 for the identity and order fields every decoding reads.
+var memberFields = [...]Fields{
+	mBroker: FieldBroker, mOffset: FieldOffset, mLine: FieldLine, mCurrency: FieldCurrency, mTicker: FieldTicker,
+	mCashType: FieldCashType, mCode: FieldCode, mQuantity: FieldQuantity, mPrice: FieldPrice, mAmount: FieldAmount,
+	mCommissions: FieldCommissions, mFees: FieldFees, mOptionType: FieldOptionType, mStrike: FieldStrike,
+	mNewStrike: FieldNewStrike, mExpiration: FieldExpiration, mPremium: FieldPremium, mNetPremium: FieldNetPremium,
+	mMultiplier: FieldMultiplier, mFromCurrency: FieldFromCurrency, mAmountChanged: FieldAmountChanged,
+	mNotes: FieldNotes,
+}
+
+// movementFields is movementObject for the fields f holds (every field
+// for the zero Fields) and the identity and order fields: the values of
+// other members are skipped as JSON values, not decoded.
+func (d *chunkDecoder) movementFields(m *Movement, depth int, f Fields) error {
 	empty, err := d.open(depth)
 	if err != nil || empty {
 		return err
@@ -1150,7 +1184,11 @@ func (d *chunkDecoder) movementObject(m *Movement, depth int) error {
 		if err != nil {
 			return err
 		}
-		switch movementField(key) {
+		member := movementField(key)
+		if f != 0 && !f.Has(memberFields[member]) {
+			member = mNone
+		}
+		switch member {
 		case mID:
 			var b []byte
 			var ok bool

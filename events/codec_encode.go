@@ -91,20 +91,37 @@ func (e *chunkEncoder) appendChunk(b []byte, c *Chunk) []byte {
 
 // appendMovement writes m's fields in struct order with their omit rules.
 func (e *chunkEncoder) appendMovement(b []byte, m *Movement) []byte {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, m.ID)
-	b = append(b, `,"account":`...)
-	b = appendJSONString(b, m.Account)
-	b = append(b, `,"broker":`...)
+	return e.appendMovementOmit(b, m, 0)
+}
+
+// appendMovementOmit is appendMovement without the members omit names.
+func (e *chunkEncoder) appendMovementOmit(b []byte, m *Movement, omit Omit) []byte {
+	if omit&OmitID == 0 {
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, m.ID)
+		b = append(b, ',')
+	} else {
+		b = append(b, '{')
+	}
+	if omit&OmitAccount == 0 {
+		b = append(b, `"account":`...)
+		b = appendJSONString(b, m.Account)
+		b = append(b, ',')
+	}
+	b = append(b, `"broker":`...)
 	b = appendJSONString(b, m.Broker)
-	b = append(b, `,"kind":`...)
-	b = appendJSONString(b, string(m.Kind))
+	if omit&OmitKind == 0 {
+		b = append(b, `,"kind":`...)
+		b = appendJSONString(b, string(m.Kind))
+	}
 	b = append(b, `,"time":`...)
 	b = e.appendWallTime(b, m.Time)
 	b = appendOptString(b, `,"offset":`, m.Offset)
 	b = appendOptInt(b, `,"seq":`, m.Seq)
 	b = appendOptInt(b, `,"part":`, m.Part)
-	b = appendOptInt(b, `,"line":`, m.Line)
+	if omit&OmitLine == 0 {
+		b = appendOptInt(b, `,"line":`, m.Line)
+	}
 	b = append(b, `,"currency":`...)
 	b = appendJSONString(b, m.Currency)
 	b = appendOptString(b, `,"ticker":`, m.Ticker)

@@ -193,3 +193,27 @@ func FuzzChunkEncode(f *testing.F) {
 		requireSameDecoding(t, b)
 	})
 }
+
+// FuzzMovementDecode is the proof that the per-movement decoder is
+// encoding/json for one movement: on any input both refuse, or both accept
+// with identical results, a decoding of some fields is the full one
+// trimmed to them, and a decoder reused on a second input (its caches
+// warm) decodes it alike. What they accept encodes with AppendMovementJSON
+// as with encoding/json.
+func FuzzMovementDecode(f *testing.F) {
+	for i, c := range movementCases(f) {
+		f.Add([]byte(c), uint32(i)*0x9e3779b9, []byte(`{"amount":"1.5","time":"2025-08-25T10:00:00","ticker":"T"}`))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fields uint32, other []byte) {
+		var dec MovementDecoder
+		requireSameMovementDecoding(t, &dec, other, 0)
+		if !requireSameMovementDecoding(t, &dec, data, Fields(fields)&AllFields) {
+			return
+		}
+		var m Movement
+		if err := dec.Decode(data, &m, 0); err != nil {
+			t.Fatal(err)
+		}
+		requireSameMovementEncoding(t, &m)
+	})
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/foliostream/foliostream/internal/projector"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/shopspring/decimal"
 	_ "modernc.org/sqlite" // the bare driver baseline
 )
 
@@ -57,21 +56,20 @@ func rawPublish(ctx context.Context, url string, sts []*statement, maxInFlight i
 }
 
 // rawMovementsDDL is the store's movements table (internal/store/sqlite,
-// schema version 4: keyed by account, UTC instant and id, one B-tree, and
+// schema version 5: movement_docs, one narrow row per movement keyed by
+// account, UTC instant and id, its other fields as one JSON document, and
 // the partial index of strike adjustments), the one the bare inserts write.
-const rawMovementsDDL = `CREATE TABLE movements (
-	id TEXT NOT NULL, account TEXT NOT NULL, broker TEXT NOT NULL, kind TEXT NOT NULL,
-	time TEXT NOT NULL, utc_offset TEXT, seq INTEGER NOT NULL, part INTEGER NOT NULL,
-	line INTEGER NOT NULL, currency TEXT NOT NULL, ticker TEXT, cash_type TEXT, code TEXT,
-	quantity TEXT, price TEXT, amount TEXT, commissions TEXT, fees TEXT, option_type TEXT,
-	strike TEXT, new_strike TEXT, expiration TEXT, premium TEXT, net_premium TEXT,
-	multiplier TEXT, from_currency TEXT, amount_changed TEXT, notes TEXT, session TEXT NOT NULL,
-	utc INTEGER NOT NULL,
+const rawMovementsDDL = `CREATE TABLE movement_docs (
+	account TEXT NOT NULL, utc INTEGER NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
+	session TEXT NOT NULL, line INTEGER NOT NULL, doc TEXT NOT NULL,
 	PRIMARY KEY (account, utc, id)
 ) WITHOUT ROWID;
-CREATE INDEX movements_adjustments ON movements (account, utc, id) WHERE kind = 'strike_adjustment';`
+CREATE INDEX movement_docs_adjustments ON movement_docs (account, utc, id) WHERE kind = 'strike_adjustment';`
 
-const rawInsert = `INSERT INTO movements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+const rawInsert = `INSERT INTO movement_docs VALUES (?,?,?,?,?,?,?)`
+
+// rawOmit are the members the store's document leaves out (its columns).
+const rawOmit = events.OmitID | events.OmitAccount | events.OmitKind | events.OmitLine
 
 // rawSQLite inserts every movement of the statements into a fresh SQLite
 // file with the bare driver: the store's pragmas (WAL, synchronous=FULL,
@@ -100,9 +98,13 @@ func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int)
 			tx.Rollback()
 			return err
 		}
+		var doc []byte
 		for _, c := range batch {
 			for i := range c.Movements {
-				if _, err := stmt.ExecContext(ctx, rawArgs(&c.Movements[i], c.Session)...); err != nil {
+				m := &c.Movements[i]
+				doc = events.AppendMovementJSON(doc[:0], m, rawOmit)
+				if _, err := stmt.ExecContext(ctx, m.Account, int64(m.Time)-offsetSeconds(m.Offset), m.ID,
+					string(m.Kind), c.Session, m.Line, string(doc)); err != nil {
 					tx.Rollback()
 					return err
 				}
@@ -114,17 +116,6 @@ func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int)
 		}
 		return nil
 	})
-}
-
-func rawArgs(m *events.Movement, session string) []any {
-	return []any{
-		m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
-		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
-		dec(m.Quantity), dec(m.Price), dec(m.Amount), dec(m.Commissions), dec(m.Fees),
-		text(string(m.OptionType)), dec(m.Strike), dec(m.NewStrike), text(m.Expiration.String()),
-		dec(m.Premium), dec(m.NetPremium), dec(m.Multiplier), text(m.FromCurrency), dec(m.AmountChanged),
-		text(m.Notes), session, int64(m.Time) - offsetSeconds(m.Offset),
-	}
 }
 
 // offsetSeconds reads an offset as the store does: "+HHMM", "-HHMM",
@@ -154,20 +145,6 @@ func offsetSeconds(o string) int64 {
 		return -sec
 	}
 	return sec
-}
-
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func dec(d decimal.Decimal) any {
-	if d.IsZero() {
-		return nil
-	}
-	return d.String()
 }
 
 // inBatches decodes the chunk bodies of sts and hands them to insert in

@@ -37,17 +37,17 @@ func TestRawTableIsTheStores(t *testing.T) {
 	defer store.Close()
 	got, want := describe(t, raw), describe(t, store)
 	if !slices.Equal(got, want) {
-		t.Errorf("the baseline's movements table differs from the store's:\nbaseline %q\nstore    %q", got, want)
+		t.Errorf("the baseline's movement_docs table differs from the store's:\nbaseline %q\nstore    %q", got, want)
 	}
 }
 
-// describe lists the movements table's columns (name, type, not null,
+// describe lists the movement_docs table's columns (name, type, not null,
 // position in the primary key) and its indexes with their columns and
 // conditions.
 func describe(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	var out []string
-	rows, err := db.QueryContext(t.Context(), `SELECT name, type, "notnull", pk FROM pragma_table_info('movements')`)
+	rows, err := db.QueryContext(t.Context(), `SELECT name, type, "notnull", pk FROM pragma_table_info('movement_docs')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func describe(t *testing.T, db *sql.DB) []string {
 		t.Fatal(err)
 	}
 	rows.Close()
-	idx, err := db.QueryContext(t.Context(), `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movements' AND sql IS NOT NULL ORDER BY name`)
+	idx, err := db.QueryContext(t.Context(), `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movement_docs' AND sql IS NOT NULL ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ func TestReplayEqualsIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DELETE FROM movements WHERE id IN (SELECT id FROM movements WHERE account = 'bob' ORDER BY id LIMIT 3)`); err != nil {
+	if _, err := db.Exec(`DELETE FROM movement_docs WHERE id IN (SELECT id FROM movement_docs WHERE account = 'bob' ORDER BY id LIMIT 3)`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`DELETE FROM operations WHERE account = 'bob'`); err != nil {

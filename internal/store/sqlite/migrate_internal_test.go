@@ -15,6 +15,7 @@ import (
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projections"
 	"github.com/foliostream/foliostream/internal/store"
+	"github.com/shopspring/decimal"
 )
 
 // createAt writes a store file at schema version v (the migrations up to
@@ -188,9 +189,9 @@ func TestMigrateKeyByInstant(t *testing.T) {
 		}
 	}
 	var n int
-	if err := s.w.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movements'
+	if err := s.w.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'movement_docs'
 		AND name NOT LIKE 'sqlite_autoindex%'`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("indexes on movements after the migration: %d, %v; want 1 (the partial index of adjustments)", n, err)
+		t.Errorf("indexes on movement_docs after the migrations: %d, %v; want 1 (the partial index of adjustments)", n, err)
 	}
 	for _, acct := range []string{"uk", "ny", "naive"} {
 		var want []events.Movement
@@ -228,5 +229,172 @@ func TestMigrateKeyByInstant(t *testing.T) {
 	}
 	if n != 1 || session != "s0" {
 		t.Errorf("after the upsert: %d rows, session %q; want 1 row from s0 (the smaller session)", n, session)
+	}
+}
+
+// v4Columns and v4Args are how version 4's store wrote a movement into its
+// movements table: the columns and the values, kept here to write a store
+// as that build did.
+const v4Columns = `id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
+	cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike,
+	expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes, session, utc`
+
+func v4Args(f *formatter, m *events.Movement, session string) []any {
+	return []any{m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
+		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
+		f.nullDecimal(m.Quantity), f.nullDecimal(m.Price), f.nullDecimal(m.Amount), f.nullDecimal(m.Commissions),
+		f.nullDecimal(m.Fees), text(string(m.OptionType)), f.nullDecimal(m.Strike), f.nullDecimal(m.NewStrike),
+		nullDate(m.Expiration), f.nullDecimal(m.Premium), f.nullDecimal(m.NetPremium),
+		f.nullDecimal(m.Multiplier), text(m.FromCurrency), f.nullDecimal(m.AmountChanged), text(m.Notes),
+		session, utcOf(m)}
+}
+
+// richHistory is randomHistory with every field drawn from values a
+// statement has and a few it hardly has (long quotients, text to escape,
+// zeros, the zero time).
+func richHistory(rnd *rand.Rand, account string, n int) []events.Movement {
+	ms := randomHistory(rnd, account, n, []string{"+0100", "+0000", "", "-05:00", "Z"})
+	decs := []string{"0", "1", "-1", "100", "13.33", "-0.02", "0.3333333333333333333333333333",
+		"15.626666666666666666666666667", "1e-30", "123456789012345678901234567890", "0.5"}
+	strs := []string{"", "MPW", "<&>", "é \"quoted\" \\ back", "Δ -0.30, impact: $96.00", "\u2028", "tab\there"}
+	pick := func(s []string) string { return s[rnd.IntN(len(s))] }
+	dec := func() decimal.Decimal { return decimal.RequireFromString(pick(decs)) }
+	for i := range ms {
+		m := &ms[i]
+		m.Broker = pick([]string{events.BrokerTastytrade, "ibkr", ""})
+		m.Currency, m.Ticker, m.Notes, m.FromCurrency = pick([]string{"USD", "EUR"}), pick(strs), pick(strs), pick(strs)
+		m.CashType, m.Code = events.CashType(pick(strs)), events.TradeCode(pick(strs))
+		m.OptionType = events.OptionType(pick([]string{"", "call", "put"}))
+		m.Quantity, m.Price, m.Amount, m.Commissions, m.Fees = dec(), dec(), dec(), dec(), dec()
+		m.Strike, m.NewStrike, m.Premium, m.NetPremium, m.Multiplier, m.AmountChanged = dec(), dec(), dec(), dec(), dec(), dec()
+		if rnd.IntN(3) > 0 {
+			m.Expiration = m.Time.Day().AddDays(rnd.IntN(60))
+		}
+		if rnd.IntN(5) == 0 {
+			m.Line = 0
+		}
+	}
+	ms[0].Time, ms[0].Offset = 0, ""
+	return ms
+}
+
+// selectAll returns the rows of query as text, each value with its SQLite
+// type as the driver gives it (int64, string, nil), and the column names.
+func selectAll(t *testing.T, db *sql.DB, query string) (cols []string, rows []string) {
+	t.Helper()
+	rs, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	cols, err = rs.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]any, len(cols))
+	dest := make([]any, len(cols))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	for rs.Next() {
+		if err := rs.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i, v := range vals {
+			fmt.Fprintf(&b, "%s=%T:%v ", cols[i], v, v)
+		}
+		rows = append(rows, b.String())
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols, rows
+}
+
+// The movements view of version 5 gives, row for row and type for type,
+// what version 4's movements table held for the same history, written by
+// this build or migrated from version 4; and the migrated movements scan
+// back as they were written.
+func TestMovementsViewIsVersion4Table(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 9))
+	all := append(richHistory(rnd, "uk", 400), richHistory(rnd, "ny", 300)...)
+	// Version 4, as its build wrote the history.
+	v4 := createAt(t, 4)
+	db, err := sql.Open("sqlite", v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := newFormatter()
+	offs := accountOffsets{}
+	for i := range all {
+		m := &all[i]
+		if _, err := db.Exec(insertQuery("movements", v4Columns, 1, ""), v4Args(f, m, "s1")...); err != nil {
+			t.Fatal(err)
+		}
+		offs.add(m.Account, offsetSeconds(m.Offset))
+	}
+	for _, o := range offs {
+		if _, err := db.Exec(widenOffsets, o.account, o.lo, o.hi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const all4 = `SELECT * FROM movements ORDER BY account, utc, id`
+	wantCols, want := selectAll(t, db, all4)
+	if len(want) != len(all) {
+		t.Fatalf("version 4 holds %d rows, want %d", len(want), len(all))
+	}
+	db.Close()
+
+	// Version 5, written by this build.
+	s := openTemp(t)
+	writeMovements(t, s, "s1", all[:400])
+	writeMovements(t, s, "s1", all[400:])
+	// Version 4 migrated.
+	migrated, err := Open(t.Context(), v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer migrated.Close()
+	for name, st := range map[string]*Store{"written": s, "migrated": migrated} {
+		cols, got := selectAll(t, st.r, all4)
+		if !slices.Equal(cols, wantCols) {
+			t.Errorf("%s: columns\n%v\nwant\n%v", name, cols, wantCols)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d rows, want %d", name, len(got), len(want))
+		}
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("%s: row %d:\n got %s\nwant %s", name, i, got[i], want[i])
+				break
+			}
+		}
+		for _, acct := range []string{"uk", "ny"} {
+			var wantMs []events.Movement
+			for _, m := range all {
+				if m.Account == acct {
+					wantMs = append(wantMs, m)
+				}
+			}
+			slices.SortFunc(wantMs, func(a, b events.Movement) int { return events.Compare(&a, &b) })
+			var gotMs []events.Movement
+			err := st.ScanMovements(t.Context(), acct, projections.Query{}, func(m *events.Movement) error {
+				gotMs = append(gotMs, *m)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(gotMs) != len(wantMs) {
+				t.Fatalf("%s: %s: scanned %d movements, want %d", name, acct, len(gotMs), len(wantMs))
+			}
+			for i := range gotMs {
+				if !gotMs[i].Equal(&wantMs[i]) {
+					t.Fatalf("%s: %s: movement %d:\n got %+v\nwant %+v", name, acct, i, gotMs[i], wantMs[i])
+				}
+			}
+		}
 	}
 }

@@ -12,17 +12,20 @@ import (
 	"github.com/foliostream/foliostream/internal/store"
 )
 
-// movementInsertColumns are the columns a movement is written to, in the
-// order of movementArgs.
-const movementInsertColumns = `id, account, broker, kind, time, utc_offset, seq, part, line, currency, ticker,
-	cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike,
-	expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes, session, utc`
+// movementInsertColumns are the columns of movement_docs a movement is
+// written to, in the order of movementArgs: the dedup key, what the upsert
+// and the kind-filtered scans need, and the document.
+const movementInsertColumns = `account, utc, id, kind, session, line, doc`
+
+// docOmit are the members of a movement's JSON object its document leaves
+// out: the columns hold them.
+const docOmit = events.OmitID | events.OmitAccount | events.OmitKind | events.OmitLine
 
 // movementUpsert keeps, per (account, utc, id), that is per movement ID,
 // the row of the smallest (session, line), whatever order they arrive in.
 var movementUpsert = `ON CONFLICT (account, utc, id) DO UPDATE SET ` +
 	updateAll(movementInsertColumns, "id", "account", "utc") + `
-	WHERE (excluded.session, excluded.line) < (movements.session, movements.line)`
+	WHERE (excluded.session, excluded.line) < (movement_docs.session, movement_docs.line)`
 
 // widenOffsets records an account's offsets (time - utc, in seconds) in
 // movement_offsets, which the scan's window relies on: it only widens.
@@ -63,7 +66,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 		return nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ins := newBulkInsert(ctx, tx, "movements", movementInsertColumns, movementUpsert)
+		ins := newBulkInsert(ctx, tx, "movement_docs", movementInsertColumns, movementUpsert)
 		defer ins.close()
 		f := newFormatter()
 		var offs accountOffsets
@@ -118,14 +121,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 // slice is reused by the next call.
 func (f *formatter) movementArgs(m *events.Movement, session string) []any {
 	a := f.args[:0]
-	a = append(a,
-		m.ID, m.Account, m.Broker, string(m.Kind), m.Time.String(), text(m.Offset), m.Seq, m.Part, m.Line,
-		m.Currency, text(m.Ticker), text(string(m.CashType)), text(string(m.Code)),
-		f.nullDecimal(m.Quantity), f.nullDecimal(m.Price), f.nullDecimal(m.Amount), f.nullDecimal(m.Commissions),
-		f.nullDecimal(m.Fees), text(string(m.OptionType)), f.nullDecimal(m.Strike), f.nullDecimal(m.NewStrike),
-		nullDate(m.Expiration), f.nullDecimal(m.Premium), f.nullDecimal(m.NetPremium),
-		f.nullDecimal(m.Multiplier), text(m.FromCurrency), f.nullDecimal(m.AmountChanged), text(m.Notes),
-		session, utcOf(m))
+	a = append(a, m.Account, utcOf(m), m.ID, string(m.Kind), session, m.Line, f.document(m))
 	f.args = a
 	return a
 }
@@ -215,9 +211,9 @@ func parseWallTime(s string) (events.WallTime, error) {
 // of a read of every movement.
 func (s *Store) Accounts(ctx context.Context) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, `WITH RECURSIVE a(account) AS (
-			SELECT min(account) FROM movements
+			SELECT min(account) FROM movement_docs
 			UNION ALL
-			SELECT (SELECT min(account) FROM movements WHERE account > a.account) FROM a WHERE a.account IS NOT NULL)
+			SELECT (SELECT min(account) FROM movement_docs WHERE account > a.account) FROM a WHERE a.account IS NOT NULL)
 		SELECT account FROM a WHERE account IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: accounts: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projections"
@@ -19,8 +20,9 @@ import (
 // history. The query is one read transaction: the scan sees the movements
 // as they were when it started, while the projector goes on writing (WAL),
 // and it holds one of the read pool's connections until it returns. It
-// reads the columns of q.Fields only (and the identity and order columns),
-// and the kinds of q.Kinds only.
+// decodes the document members of q.Fields only (and the identity and
+// order fields; the others are skipped), and reads the kinds of q.Kinds
+// only (the kind column).
 //
 // The table's key is (account, utc, id): rows come in UTC order, and the
 // scan puts them in [events.Compare] order (wall time, seq, part, id) in a
@@ -110,7 +112,7 @@ func (s *Store) readMovements(ctx context.Context, account string, q projections
 	if err != nil {
 		return err
 	}
-	sc := newMovementScanner(q.Fields)
+	sc := newDocScanner(account, q.Fields)
 	rows, err := tx.QueryContext(ctx, scanQuery(sc.names, q.Kinds), account)
 	if err != nil {
 		return err
@@ -335,9 +337,9 @@ func (w *scanWindow) send(ctx context.Context) error {
 // partial index (SQLite's planner, without statistics, would rather search
 // the primary key by account and test every row's kind).
 func scanQuery(cols string, kinds []events.Kind) string {
-	from := `movements`
+	from := `movement_docs`
 	if len(kinds) == 1 && kinds[0] == events.KindStrikeAdjustment {
-		from += ` INDEXED BY movements_adjustments`
+		from += ` INDEXED BY movement_docs_adjustments`
 	}
 	q := `SELECT ` + cols + ` FROM ` + from + ` WHERE account = ?`
 	switch len(kinds) {
@@ -361,12 +363,99 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 // errOrder: the table's order is not events.Compare's (never expected).
 var errOrder = errors.New("movements out of order")
 
+// docScanner reads movement_docs rows, (utc, id, kind, [line,] doc), into
+// movements: the columns, then the document's members of the fields it
+// was asked for (events.MovementDecoder skips the others). The account is
+// the scan's. Like movementScanner, it shares the values that repeat from
+// row to row between the movements it returns (the decoder's strings and
+// decimals, the kinds).
+type docScanner struct {
+	account string
+	fields  events.Fields
+	line    bool   // whether the query selects line
+	names   string // the columns, for the SELECT
+	utc     int64  // the utc column of the row last scanned
+	kinds   map[string]events.Kind
+	dec     events.MovementDecoder
+}
+
+func newDocScanner(account string, fields events.Fields) *docScanner {
+	sc := &docScanner{account: account, fields: fields, line: fields.Has(events.FieldLine),
+		kinds: map[string]events.Kind{}, names: "utc, id, kind, doc"}
+	if sc.line {
+		sc.names = "utc, id, kind, line, doc"
+	}
+	return sc
+}
+
+// width is the number of columns the scanner's query selects.
+func (sc *docScanner) width() int {
+	if sc.line {
+		return 5
+	}
+	return 4
+}
+
+// decode reads one row of the scanner's columns, as the driver gives them,
+// into m, overwriting every field (the fields not asked for are zero), and
+// its utc into sc.utc.
+func (sc *docScanner) decode(row []any, m *events.Movement) error {
+	*m = events.Movement{}
+	utc, ok := row[0].(int64)
+	if !ok {
+		return fmt.Errorf("column utc: %T, want an integer", row[0])
+	}
+	sc.utc = utc
+	id, ok := row[1].(string)
+	if !ok {
+		return fmt.Errorf("column id: %T, want text", row[1])
+	}
+	kind, ok := row[2].(string)
+	if !ok {
+		return fmt.Errorf("movement %s: column kind: %T, want text", id, row[2])
+	}
+	k, ok := sc.kinds[kind]
+	if !ok {
+		if len(sc.kinds) >= maxInterned {
+			clear(sc.kinds)
+		}
+		k = events.Kind(kind)
+		sc.kinds[kind] = k
+	}
+	i := 3
+	var line int64
+	if sc.line {
+		if line, ok = row[3].(int64); !ok {
+			return fmt.Errorf("movement %s: column line: %T, want an integer", id, row[3])
+		}
+		i++
+	}
+	var doc []byte
+	switch v := row[i].(type) {
+	case string:
+		// Read only, while the string is alive: no copy.
+		doc = unsafe.Slice(unsafe.StringData(v), len(v))
+	case []byte:
+		doc = v
+	default:
+		return fmt.Errorf("movement %s: column doc: %T, want text", id, row[i])
+	}
+	if err := sc.dec.Decode(doc, m, sc.fields); err != nil {
+		return fmt.Errorf("movement %s: column doc: %w", id, err)
+	}
+	// The columns, over whatever the document says (it has no such
+	// members as the store writes it).
+	m.ID, m.Account, m.Kind, m.Line = id, sc.account, k, int(line)
+	return nil
+}
+
 // maxInterned bounds the texts and the decimals a movementScanner shares;
 // when a map is full it starts again.
 const maxInterned = 1 << 12
 
-// A movementColumn is a column of the movements table a movement's field
-// is read from.
+// A movementColumn is a column of version 4's movements table a movement's
+// field is read from: the migration to version 5 reads them
+// (migrateDocs).
 type movementColumn struct {
 	name string
 	// field is the field the column holds, 0 for the identity and order

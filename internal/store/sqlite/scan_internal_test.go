@@ -22,11 +22,11 @@ func TestScanPlan(t *testing.T) {
 		query string
 		want  string
 	}{
-		{scanQuery(newMovementScanner(0).names, nil), "USING PRIMARY KEY (account=?)"},
-		{scanQuery(newMovementScanner(events.FieldTicker|events.FieldStrike).names,
+		{scanQuery(newDocScanner("a", 0).names, nil), "USING PRIMARY KEY (account=?)"},
+		{scanQuery(newDocScanner("a", events.FieldTicker|events.FieldStrike).names,
 			[]events.Kind{events.KindStock, events.KindOption}), "USING PRIMARY KEY (account=?)"},
-		{scanQuery(newMovementScanner(events.FieldNewStrike).names, []events.Kind{events.KindStrikeAdjustment}),
-			"USING INDEX movements_adjustments (account=?)"},
+		{scanQuery(newDocScanner("a", events.FieldNewStrike).names, []events.Kind{events.KindStrikeAdjustment}),
+			"USING INDEX movement_docs_adjustments (account=?)"},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+tt.query, "a")
 		if err != nil {
@@ -85,9 +85,23 @@ func FuzzParseWallTime(f *testing.F) {
 	})
 }
 
-// A scan reads the identity and order columns and the columns of the
-// fields asked for, no others; every field has its column.
+// The migration to version 5 reads version 4's rows as that version's
+// scan did: the identity and order columns and the columns of the fields
+// asked for, no others; every field has its column. A scan of version 5
+// reads line only when it is asked for (the document holds the others).
 func TestScannerColumns(t *testing.T) {
+	for _, tt := range []struct {
+		fields events.Fields
+		want   string
+	}{
+		{0, "utc, id, kind, line, doc"}, {events.AllFields, "utc, id, kind, line, doc"},
+		{events.FieldLine, "utc, id, kind, line, doc"}, {events.AllFields &^ events.FieldLine, "utc, id, kind, doc"},
+		{events.FieldTicker | events.FieldStrike, "utc, id, kind, doc"},
+	} {
+		if sc := newDocScanner("a", tt.fields); sc.names != tt.want || sc.width() != strings.Count(tt.want, ",")+1 {
+			t.Errorf("columns of fields %b: %s (%d), want %s", tt.fields, sc.names, sc.width(), tt.want)
+		}
+	}
 	for _, tt := range []struct {
 		fields events.Fields
 		want   string

@@ -1,5 +1,10 @@
 package sqlite
 
+import (
+	"context"
+	"database/sql"
+)
+
 // migrations are the schema versions, in order: migrations[i] brings the
 // database from version i to version i+1. A released migration is never
 // edited; a change is a new entry.
@@ -310,6 +315,70 @@ INSERT INTO movement_offsets
 	WHERE o IS NOT NULL GROUP BY account;
 `,
 	},
+	{
+		// A movement's 30 columns cost most of a write (the driver binds
+		// and SQLite encodes each of them) and most of a scan (each is
+		// stepped and converted): the table is now one narrow row per
+		// movement, the dedup key (account, utc, id), what SQL filters and
+		// the upsert compares (kind, session, line), and the rest as one
+		// document, the movement's JSON object as a chunk message carries
+		// it (events.AppendMovementJSON) without the members the columns
+		// hold (id, account, kind, line). ScanMovements decodes only the
+		// fields a query asks for. movements is a view with the columns
+		// and values of version 4's table, for sqlite3 users
+		// (docs/queries.md). The rows are converted in Go (migrateDocs):
+		// SQL's json_object does not write encoding/json's bytes.
+		description: "movements as documents",
+		sql: `
+CREATE TABLE movement_docs (
+	account TEXT NOT NULL,
+	utc     INTEGER NOT NULL,  -- UTC instant, Unix seconds
+	id      TEXT NOT NULL,
+	kind    TEXT NOT NULL,
+	session TEXT NOT NULL,     -- the import session the row was kept from
+	line    INTEGER NOT NULL,
+	doc     TEXT NOT NULL,     -- the movement's JSON object without id, account, kind and line
+	PRIMARY KEY (account, utc, id)
+) WITHOUT ROWID;
+`,
+		run: migrateDocs,
+		after: `
+DROP TABLE movements;
+CREATE INDEX movement_docs_adjustments ON movement_docs (account, utc, id) WHERE kind = 'strike_adjustment';
+CREATE VIEW movements AS SELECT
+	id,
+	account,
+	json_extract(doc, '$.broker') AS broker,
+	kind,
+	coalesce(nullif(json_extract(doc, '$.time'), ''), '1970-01-01T00:00:00') AS time,
+	json_extract(doc, '$.offset') AS utc_offset,
+	coalesce(json_extract(doc, '$.seq'), 0) AS seq,
+	coalesce(json_extract(doc, '$.part'), 0) AS part,
+	line,
+	json_extract(doc, '$.currency') AS currency,
+	json_extract(doc, '$.ticker') AS ticker,
+	json_extract(doc, '$.cash_type') AS cash_type,
+	json_extract(doc, '$.code') AS code,
+	json_extract(doc, '$.quantity') AS quantity,
+	json_extract(doc, '$.price') AS price,
+	json_extract(doc, '$.amount') AS amount,
+	json_extract(doc, '$.commissions') AS commissions,
+	json_extract(doc, '$.fees') AS fees,
+	json_extract(doc, '$.option_type') AS option_type,
+	json_extract(doc, '$.strike') AS strike,
+	json_extract(doc, '$.new_strike') AS new_strike,
+	json_extract(doc, '$.expiration') AS expiration,
+	json_extract(doc, '$.premium') AS premium,
+	json_extract(doc, '$.net_premium') AS net_premium,
+	json_extract(doc, '$.multiplier') AS multiplier,
+	json_extract(doc, '$.from_currency') AS from_currency,
+	json_extract(doc, '$.amount_changed') AS amount_changed,
+	json_extract(doc, '$.notes') AS notes,
+	session,
+	utc
+FROM movement_docs;
+`,
+	},
 }
 
 // utcSQL computes the utc column from time and utc_offset, exactly as
@@ -326,9 +395,13 @@ const utcSQL = `CAST(strftime('%s', time) AS INTEGER) - CASE
 		* (CAST(substr(utc_offset, 2, 2) AS INTEGER) * 3600 + CAST(substr(utc_offset, 5, 2) AS INTEGER) * 60)
 	ELSE 0 END`
 
+// A migration runs sql, then run if not nil (a step in Go), then after,
+// in one transaction.
 type migration struct {
 	description string
 	sql         string
+	run         func(ctx context.Context, tx *sql.Tx) error
+	after       string
 }
 
 // schemaVersionTable records every applied migration; it is created before

@@ -12,8 +12,10 @@
 //
 // Every table is plain SQL a person can query; decimals are TEXT in their
 // exact decimal form, dates YYYY-MM-DD, wall-clock times
-// YYYY-MM-DDTHH:MM:SS, instants RFC 3339 UTC. docs/projector.md has example
-// queries.
+// YYYY-MM-DDTHH:MM:SS, instants RFC 3339 UTC. Movements are the exception:
+// one narrow row each in movement_docs (the key, kind, session, line, and
+// the other fields as the movement's JSON document), read through the view
+// movements, one column per field. docs/projector.md has example queries.
 //
 // Idempotency: movements are unique by movement ID, through the primary
 // key (account, utc, id) (an ID determines its account and its UTC
@@ -24,15 +26,15 @@
 // delivery order. Chunk records are keyed by (session, chunk ID), rejects by
 // (session, line, column, reason); session records are replaced whole.
 //
-// Speed and memory: the movements table is one B-tree clustered by
-// (account, utc, id), so a statement's movements land on neighbouring pages
-// and an account's history is one range scan, in UTC order.
-// [Store.ScanMovements] streams it a batch at a time (one goroutine steps
-// SQLite, another decodes, while the caller works on the last batch), puts
-// it in
-// events.Compare order in a window as wide as the account's offsets
-// (table movement_offsets), and reads only the columns of the fields asked
-// for; the strike adjustments have a partial index. Rows are written in
+// Speed and memory: movement_docs is one B-tree clustered by (account,
+// utc, id), so a statement's movements land on neighbouring pages and an
+// account's history is one range scan, in UTC order; a movement is seven
+// values to bind and step, not thirty. [Store.ScanMovements] streams it a
+// batch at a time (one goroutine steps SQLite, another decodes, while the
+// caller works on the last batch), puts it in events.Compare order in a
+// window as wide as the account's offsets (table movement_offsets), and
+// decodes only the document members of the fields asked for; the strike
+// adjustments have a partial index. Rows are written in
 // multi-row INSERTs (insert.go), and [Store.WriteProjections] writes
 // projection rows as they are emitted, so neither path holds more than a
 // statement's rows whatever the history. The statement journal a
@@ -255,6 +257,16 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
+			if m.run != nil {
+				if err := m.run(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if m.after != "" {
+				if _, err := tx.ExecContext(ctx, m.after); err != nil {
+					return err
+				}
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)`,
 				v, m.description, time.Now().UTC().Format(time.RFC3339))
 			return err
@@ -423,7 +435,7 @@ func (s *Store) Chunks(ctx context.Context, session string) ([]ChunkRecord, erro
 }
 
 // accountTables are the tables whose rows belong to one account.
-var accountTables = []string{"movements", "movement_offsets", "import_sessions", "import_chunks", "rejects",
+var accountTables = []string{"movement_docs", "movement_offsets", "import_sessions", "import_chunks", "rejects",
 	"broker_snapshots", "ticker_snapshots", "operations"}
 
 // ReplaceAccountFrom replaces every row of account (movements, sessions,

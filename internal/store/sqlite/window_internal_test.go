@@ -115,7 +115,7 @@ func TestScanOffsetOutsideRecorded(t *testing.T) {
 	s := openTemp(t)
 	ms := randomHistory(rand.New(rand.NewPCG(1, 2)), "acct", 50, []string{"+0100", "+0000"})
 	writeMovements(t, s, "s1", ms)
-	if _, err := s.w.Exec(`UPDATE movements SET utc = utc - 7200 WHERE id = ?`, ms[10].ID); err != nil {
+	if _, err := s.w.Exec(`UPDATE movement_docs SET utc = utc - 7200 WHERE id = ?`, ms[10].ID); err != nil {
 		t.Fatal(err)
 	}
 	err := s.ScanMovements(t.Context(), "acct", projections.Query{}, func(*events.Movement) error { return nil })
@@ -123,10 +123,8 @@ func TestScanOffsetOutsideRecorded(t *testing.T) {
 		t.Errorf("scan with a row 2 h outside the recorded offsets: %v, want %v", err, errOrder)
 	}
 	// Rows inserted by hand, with no offsets recorded for their account.
-	if _, err := s.w.Exec(`INSERT INTO movements SELECT id, 'other', broker, kind, time, utc_offset, seq, part, line,
-		currency, ticker, cash_type, code, quantity, price, amount, commissions, fees, option_type, strike, new_strike,
-		expiration, premium, net_premium, multiplier, from_currency, amount_changed, notes, session, utc
-		FROM movements WHERE account = 'acct'`); err != nil {
+	if _, err := s.w.Exec(`INSERT INTO movement_docs SELECT 'other', utc, id, kind, session, line, doc
+		FROM movement_docs WHERE account = 'acct'`); err != nil {
 		t.Fatal(err)
 	}
 	err = s.ScanMovements(t.Context(), "other", projections.Query{}, func(*events.Movement) error { return nil })
