@@ -59,8 +59,12 @@ type computer struct {
 	currencies map[string]*currencyState
 	curOrder   []*currencyState
 	groups     map[groupKey]*optGroup
-	opt        int // ordinal of the next option contract
-	opSeq      int // emitted operations
+	lastKey    groupKey // the line group returned last, if lastGroup is not nil
+	lastGroup  *optGroup
+	lastCur    *currencyState // the currency returned last, if not nil
+	lastTicker *tickerState   // the ticker returned last, if not nil
+	opt        int            // ordinal of the next option contract
+	opSeq      int            // emitted operations
 
 	day    []dayMove // the current day's movements
 	dayNum int64
@@ -71,16 +75,39 @@ type computer struct {
 	lots []lot
 }
 
-// dayMove is one of the current day's movements, copied (a scan's movement
-// is valid only during its callback), with its option contract's line.
+// dayMove is one of the current day's movements, with its option
+// contract's line.
 type dayMove struct {
-	m events.Movement
+	m dayMovement
 	// option contracts only: the line, the strike after the adjustments, and
 	// the linker's bit (an opener some closer took; a closer that found an
 	// opener).
 	key    groupKey
 	strike decimal.Decimal
 	bit    bool
+}
+
+// dayMovement is what the main pass reads of a movement after add (which
+// reads the contract line's fields at once), copied: a scan's movement is
+// valid only during its callback.
+type dayMovement struct {
+	Time                            events.WallTime
+	Kind                            events.Kind
+	Code                            events.TradeCode
+	CashType                        events.CashType
+	OptionType                      events.OptionType
+	Currency, Ticker, FromCurrency  string
+	Quantity, Price, Amount         decimal.Decimal
+	Commissions, Fees               decimal.Decimal
+	Premium, NetPremium, Multiplier decimal.Decimal
+	AmountChanged                   decimal.Decimal
+}
+
+func newDayMovement(m *events.Movement) dayMovement {
+	return dayMovement{Time: m.Time, Kind: m.Kind, Code: m.Code, CashType: m.CashType, OptionType: m.OptionType,
+		Currency: m.Currency, Ticker: m.Ticker, FromCurrency: m.FromCurrency, Quantity: m.Quantity, Price: m.Price,
+		Amount: m.Amount, Commissions: m.Commissions, Fees: m.Fees, Premium: m.Premium, NetPremium: m.NetPremium,
+		Multiplier: m.Multiplier, AmountChanged: m.AmountChanged}
 }
 
 // optGroup is one contract line: (ticker, currency, option type, strike,
@@ -127,7 +154,7 @@ func (c *computer) add(m *events.Movement) error {
 		}
 	}
 	c.dayNum = dn
-	c.day = append(c.day, dayMove{m: *m})
+	c.day = append(c.day, dayMove{m: newDayMovement(m)})
 	if m.Kind == events.KindOption {
 		if c.opt >= c.links.n {
 			return fmt.Errorf("%w: more option contracts than the link pass saw", ErrHistoryChanged)
@@ -243,6 +270,9 @@ type currencyState struct {
 type lot struct{ qty, cost decimal.Decimal }
 
 func (c *computer) currency(code string) *currencyState {
+	if c.lastCur != nil && c.lastCur.code == code {
+		return c.lastCur
+	}
 	cur := c.currencies[code]
 	if cur == nil {
 		cur = &currencyState{code: code}
@@ -256,15 +286,20 @@ func (c *computer) currency(code string) *currencyState {
 		c.currencies[code] = cur
 		c.curOrder = append(c.curOrder, cur)
 	}
+	c.lastCur = cur
 	return cur
 }
 
 func (c *computer) ticker(name string) *tickerState {
+	if c.lastTicker != nil && c.lastTicker.name == name {
+		return c.lastTicker
+	}
 	t := c.tickers[name]
 	if t == nil {
 		t = &tickerState{name: name}
 		c.tickers[name] = t
 	}
+	c.lastTicker = t
 	return t
 }
 
@@ -432,6 +467,10 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 	}
 	var realized decSum
 	var dayComm, dayFees, dayPremium decSum // also the broker's (§3.2)
+	// The day's capital, added to the row's at the end: an exact sum, the
+	// same value and exponent as adding the terms to it one by one (a
+	// decSum's exponent is at most 0, the start's; so is the row's).
+	var capital decSum
 	capitalAdded := false
 	cur := s.cur
 
@@ -469,13 +508,13 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 						continue
 					}
 					left := decSub(l.qty, rem)
-					l.cost = decMul(l.cost, left).DivRound(l.qty, divPrecision)
+					l.cost = decDivRound(decMul(l.cost, left), l.qty, divPrecision)
 					l.qty = left
 					rem = decimal.Decimal{}
 				}
 			}
 			if m.Code.Opening() && !pq.IsZero() {
-				row.CapitalDeployed = decAdd(row.CapitalDeployed, decAbs(pq))
+				capital.add(decAbs(pq))
 				capitalAdded = true
 			}
 			if m.Code == events.SellToClose && !initial {
@@ -495,8 +534,8 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 					if mult.IsZero() {
 						mult = defaultMultiplier
 					}
-					if capital := decMul(dm.strike, mult); !capital.IsZero() {
-						row.CapitalDeployed = decAdd(row.CapitalDeployed, capital)
+					if !dm.strike.IsZero() && !mult.IsZero() { // a product that is not 0
+						capital.addMul(dm.strike, mult)
 						capitalAdded = true
 					}
 				}
@@ -532,6 +571,7 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 				g.fifo, g.head = g.fifo[:0], 0
 				if g.net == 0 {
 					delete(c.groups, dm.key) // an empty line is a fresh one
+					c.lastGroup = nil
 				}
 			case g.head >= 64 && g.head*2 >= len(g.fifo):
 				n := copy(g.fifo, g.fifo[g.head:])
@@ -548,6 +588,9 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 		}
 	}
 
+	if capitalAdded {
+		row.CapitalDeployed = decAdd(row.CapitalDeployed, capital.value())
+	}
 	comm, fees, premium := dayComm.value(), dayFees.value(), dayPremium.value()
 	row.Commissions = addNZ(row.Commissions, comm)
 	row.Fees = addNZ(row.Fees, fees)
@@ -567,8 +610,8 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 	ti.sub(row.Fees)
 	row.TotalIncomes = ti.value()
 	if shares.Sign() > 0 {
-		row.CostBasis = decAbs(pool.DivRound(shares, divPrecision))
-		row.RealCost = decSub(row.CostBasis, row.TotalIncomes.DivRound(shares, divPrecision))
+		row.CostBasis = decAbs(decDivRound(pool, shares, divPrecision))
+		row.RealCost = decSub(row.CostBasis, decDivRound(row.TotalIncomes, shares, divPrecision))
 	}
 	var gain decimal.Decimal // the day's realized Δ (0 for an initial row)
 	if initial {
@@ -590,7 +633,7 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 		}
 		var avg decimal.Decimal
 		if qty.Sign() > 0 {
-			avg = cost.DivRound(qty, divPrecision)
+			avg = decDivRound(cost, qty, divPrecision)
 			cur.invested = decAdd(cur.invested, decMul(net, avg))
 		}
 		if !net.IsZero() {
@@ -608,7 +651,7 @@ func (c *computer) tickerRow(s *series, d events.Date, dayM []int32) (TickerSnap
 // short opened and bought back, or a long opened and sold; any other pairing
 // gains 0. (The sum is exact, so adding the gain's terms one by one gives
 // the same value and exponent as adding the gain.)
-func pairGain(realized *decSum, opener queued, closer *events.Movement) {
+func pairGain(realized *decSum, opener queued, closer *dayMovement) {
 	switch {
 	case opener.code == events.SellToOpen && closer.Code == events.BuyToClose:
 		realized.add(opener.net)
@@ -624,12 +667,16 @@ func pairGain(realized *decSum, opener queued, closer *events.Movement) {
 // group returns a contract line's state, fresh when the line has nothing
 // queued and nothing finally open (such a line is dropped).
 func (c *computer) group(key groupKey) *optGroup {
+	if c.lastGroup != nil && key == c.lastKey {
+		return c.lastGroup // the contracts of one row share their line
+	}
 	g := c.groups[key]
 	if g == nil {
 		idx, _ := slices.BinarySearch(c.links.exps[key.currency], key.exp)
 		g = &optGroup{expIdx: int32(idx)}
 		c.groups[key] = g
 	}
+	c.lastKey, c.lastGroup = key, g
 	return g
 }
 
@@ -752,7 +799,7 @@ func percent(a, b decimal.Decimal) decimal.Decimal {
 	if b.IsZero() || a.IsZero() {
 		return decimal.Decimal{}
 	}
-	return decMul(a, hundred).DivRound(b, divPrecision)
+	return decDivRound(decMul(a, hundred), b, divPrecision)
 }
 
 // subNZ subtracts b from a, skipping the work when b is zero.

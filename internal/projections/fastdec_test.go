@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // sameDec fails unless got equals want in value, exponent and String().
@@ -138,5 +140,121 @@ func FuzzDecimalFastPath(f *testing.F) {
 		ae, be = ae%40, be%40
 		checkFastPath(t, decimal.New(ac, ae), decimal.New(bc, be))
 		checkFastPath(t, decimal.New(ac, ae).Mul(decimal.New(bc, 0)), decimal.New(bc, be))
+	})
+}
+
+// checkSmall fails unless small(d) is exactdec.Small(d).
+func checkSmall(t testing.TB, d decimal.Decimal) {
+	t.Helper()
+	c, e, ok := small(d)
+	wc, we, wok := exactdec.Small(d)
+	if c != wc || e != we || ok != wok {
+		t.Errorf("small(%s e%d) = %d, %d, %v; exactdec.Small: %d, %d, %v", d.Coefficient(), d.Exponent(), c, e, ok, wc, we, wok)
+	}
+}
+
+func TestSmall(t *testing.T) {
+	for _, d := range fastDecOperands {
+		checkSmall(t, d)
+		checkSmall(t, d.Neg())
+	}
+	for _, e := range []int32{smallMinExp - 1, smallMinExp, -28, 0, smallMaxExp, smallMaxExp + 1} {
+		for _, c := range []int64{0, 1, -1, 999_999_999_999_999_999, -999_999_999_999_999_999, 1e18, -1e18, math.MaxInt64, math.MinInt64} {
+			checkSmall(t, decimal.New(c, e))
+			checkSmall(t, decimal.New(c, e).Mul(decimal.New(10, 0)))
+		}
+	}
+}
+
+func FuzzSmall(f *testing.F) {
+	f.Add(int64(999_999_999_999_999_999), int32(-28), int64(1))
+	f.Add(int64(math.MinInt64), int32(0), int64(-1))
+	f.Add(int64(1e18), int32(-70), int64(0))
+	f.Fuzz(func(t *testing.T, c int64, e int32, m int64) {
+		e %= 80
+		checkSmall(t, decimal.New(c, e))
+		checkSmall(t, decimal.New(c, e).Mul(decimal.New(m, 0))) // up to 37 digits
+	})
+}
+
+// FuzzDecSum folds terms of up to 57 digits (a coefficient padded with
+// zeros, or multiplied up) with every decSum operation, and compares the
+// value, exponent and zero test with shopspring's fold at every step.
+func FuzzDecSum(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5}, int64(3333333333333333333), int32(-28), int64(-125), int32(-2), uint8(9))
+	f.Add([]byte{5, 0, 0, 1}, int64(math.MaxInt64), int32(0), int64(math.MinInt64), int32(-40), uint8(30))
+	f.Fuzz(func(t *testing.T, ops []byte, ac int64, ae int32, bc int64, be int32, pad uint8) {
+		terms := []decimal.Decimal{
+			decimal.New(ac, ae%45), decimal.New(bc, be%45), padded(ac, ae%45, int(pad%20)),
+			decimal.New(ac, ae%45).Mul(decimal.New(bc, 0)), decimal.New(0, be%45), {},
+		}
+		var s decSum
+		want := decimal.Decimal{}
+		for i, op := range ops {
+			if i == 12 {
+				break
+			}
+			x := terms[int(op>>3)%len(terms)]
+			switch op % 6 {
+			case 0:
+				s.add(x)
+				want = want.Add(x)
+			case 1:
+				s.sub(x)
+				want = want.Sub(x)
+			case 2:
+				s.subAbs(x)
+				want = want.Sub(x.Abs())
+			case 3:
+				s.addNZ(x)
+				want = addNZWant(want, x)
+			case 4:
+				s.subNZ(x)
+				want = subNZWant(want, x)
+			case 5:
+				s.start(x)
+				want = x
+			}
+			sameDec(t, fmt.Sprintf("step %d (op %d)", i, op%6), s.value(), want)
+			if s.isZero() != want.IsZero() {
+				t.Fatalf("step %d: isZero = %v, want %v", i, s.isZero(), want.IsZero())
+			}
+		}
+	})
+}
+
+// checkDivRound fails unless decDivRound(a, b, places) is a.DivRound(b,
+// places) in value and exponent.
+func checkDivRound(t testing.TB, a, b decimal.Decimal, places int32) {
+	t.Helper()
+	if b.IsZero() {
+		return
+	}
+	sameDec(t, fmt.Sprintf("decDivRound(%s e%d, %s e%d, %d)", a.Coefficient(), a.Exponent(), b.Coefficient(), b.Exponent(), places),
+		decDivRound(a, b, places), a.DivRound(b, places))
+}
+
+func TestDivRound(t *testing.T) {
+	for _, a := range fastDecOperands {
+		for _, b := range fastDecOperands {
+			for _, p := range []int32{0, 2, 28} {
+				checkDivRound(t, a, b, p)
+			}
+		}
+	}
+	// Ties round away from zero, both signs.
+	for _, c := range [][2]int64{{5, 10}, {-5, 10}, {5, -10}, {15, 10}, {-25, 10}, {1, 3}, {-2, 3}} {
+		checkDivRound(t, decimal.New(c[0], -28), decimal.New(c[1], 0), 28)
+	}
+}
+
+func FuzzDivRound(f *testing.F) {
+	f.Add(int64(12345678), int32(-2), int64(3), int32(0), uint8(20), uint8(28))
+	f.Add(int64(-5), int32(-28), int64(10), int32(0), uint8(0), uint8(28))
+	f.Add(int64(math.MaxInt64), int32(0), int64(-7), int32(-3), uint8(19), uint8(28))
+	f.Fuzz(func(t *testing.T, ac int64, ae int32, bc int64, be int32, pad, places uint8) {
+		ae, be = ae%40, be%40
+		checkDivRound(t, padded(ac, ae, int(pad%25)), decimal.New(bc, be), int32(places%40))
+		checkDivRound(t, decimal.New(ac, ae), padded(bc, be, int(pad%25)), int32(places%40))
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/shopspring/decimal"
@@ -142,22 +144,67 @@ func sliceScan(ms []*events.Movement) ScanFunc {
 type groupKey struct {
 	ticker, currency string
 	typ              events.OptionType
-	strike           string
+	strike           strikeID
 	exp              events.Date
 }
 
 type adjustKey struct {
 	exp    events.Date
-	strike string
+	strike strikeID
 	typ    events.OptionType
 }
 
-// strikeKey is the numeric identity of a strike: 5.5 and 5.50 are one key.
-func strikeKey(d decimal.Decimal) string {
-	if d.IsZero() {
-		return "0"
+// strikeID is the numeric identity of a strike: 5.5 and 5.50 are one
+// key. A value of at most 18 significant digits is c·10^e with c free of
+// trailing zeros (zero is c = e = 0) and long empty; a longer one is its
+// decimal.String (which has no trailing fractional zeros) in long. Equal
+// values, and only they, have equal keys.
+type strikeID struct {
+	c    int64
+	e    int32
+	long string
+}
+
+// strikeKey returns d's strikeID.
+func strikeKey(d decimal.Decimal) strikeID {
+	c, e, ok := small(d)
+	if !ok {
+		return longStrikeKey(d)
 	}
-	return d.String()
+	if c == 0 {
+		return strikeID{}
+	}
+	for c%10 == 0 {
+		c /= 10
+		e++
+	}
+	return strikeID{c: c, e: e}
+}
+
+// longStrikeKey is strikeKey of a decimal whose coefficient has more than
+// 18 digits: it may still have at most 18 significant ones (trailing
+// zeros).
+func longStrikeKey(d decimal.Decimal) strikeID {
+	s := d.String()
+	digits, neg := strings.CutPrefix(s, "-")
+	intPart, frac, _ := strings.Cut(digits, ".")
+	sig := strings.TrimLeft(intPart+frac, "0")
+	e := -int64(len(frac))
+	for strings.HasSuffix(sig, "0") {
+		sig = sig[:len(sig)-1]
+		e++
+	}
+	if len(sig) > 18 || e < math.MinInt32 || e > math.MaxInt32 {
+		return strikeID{long: s}
+	}
+	c, err := strconv.ParseInt(sig, 10, 64)
+	if err != nil { // 1 to 18 digits always parse
+		panic(err)
+	}
+	if neg {
+		c = -c
+	}
+	return strikeID{c: c, e: int32(e)}
 }
 
 // scanAdjustments reads the special-dividend strike adjustments
@@ -211,6 +258,13 @@ type linker struct {
 	exps   map[string]map[events.Date]struct{}
 	bits   []uint64
 	n      int
+
+	// the last contract's line and queues (nil: none, or dropped), and
+	// the last (currency, expiration) recorded in exps
+	lastKey groupKey
+	lastQ   *linkQueues
+	lastCur string
+	lastExp events.Date
 }
 
 func (l *linker) add(m *events.Movement) error {
@@ -226,16 +280,25 @@ func (l *linker) add(m *events.Movement) error {
 		l.bits = append(l.bits, 0)
 	}
 	key, _ := contract(m, l.adjust)
-	es := l.exps[m.Currency]
-	if es == nil {
-		es = make(map[events.Date]struct{})
-		l.exps[m.Currency] = es
+	// The contracts of one statement row come one after the other, on one
+	// line: the last line and expiration spare the map lookups.
+	if l.lastQ == nil || m.Expiration != l.lastExp || m.Currency != l.lastCur {
+		es := l.exps[m.Currency]
+		if es == nil {
+			es = make(map[events.Date]struct{})
+			l.exps[m.Currency] = es
+		}
+		es[m.Expiration] = struct{}{}
+		l.lastCur, l.lastExp = m.Currency, m.Expiration
 	}
-	es[m.Expiration] = struct{}{}
-	q := l.groups[key]
-	if q == nil {
-		q = &linkQueues{}
-		l.groups[key] = q
+	q := l.lastQ
+	if q == nil || key != l.lastKey {
+		q = l.groups[key]
+		if q == nil {
+			q = &linkQueues{}
+			l.groups[key] = q
+		}
+		l.lastKey, l.lastQ = key, q
 	}
 	switch m.Code {
 	case events.SellToOpen:
@@ -262,6 +325,7 @@ func (l *linker) add(m *events.Movement) error {
 	}
 	if q.stoHead == len(q.sto) && q.btoHead == len(q.bto) {
 		delete(l.groups, key) // an empty line is a fresh one
+		l.lastQ = nil
 	}
 	return nil
 }

@@ -25,10 +25,16 @@ const operationColumns = `account, seq, ticker, currency, is_open, open_date, cl
 
 // WriteProjections implements [store.Store]: in one write transaction it
 // deletes the account's projections, writes the rows emit sends as they
-// come (multi-row INSERTs of rowsPerInsert rows: memory holds one
-// statement's rows per table), marks the sessions completed and commits.
-// emit's error, or a cancelled ctx, rolls everything back; emit's error is
-// returned as it is. Readers see the old projections until the commit.
+// come, marks the sessions completed and commits. emit's error, or a
+// cancelled ctx, rolls everything back; emit's error is returned as it is.
+// Readers see the old projections until the commit.
+//
+// The sink copies the rows into batches of handoffRows, which a writer
+// goroutine of WriteProjections formats and INSERTs (multi-row INSERTs of
+// rowsPerInsert rows), so that the computation and the writes overlap.
+// Memory holds two batches and one statement's rows per table. At most one
+// batch is at the writer: handing it the next waits for it, so a row that
+// failed makes the sink fail within two batches, and every later call.
 //
 // emit may read the store meanwhile (phase 2 scans the account's movements
 // while it emits): reads go through the read pool, which WAL lets go on
@@ -46,24 +52,26 @@ func (s *Store) WriteProjections(ctx context.Context, account string, emit func(
 				return err
 			}
 		}
-		w := &projectionWriter{
+		ins := &projectionInserts{
 			account:    account,
 			f:          newFormatter(),
 			broker:     newBulkInsert(ctx, tx, "broker_snapshots", brokerColumns, ""),
 			ticker:     newBulkInsert(ctx, tx, "ticker_snapshots", tickerColumns, ""),
 			operations: newBulkInsert(ctx, tx, "operations", operationColumns, ""),
 		}
-		defer w.close()
+		defer ins.close()
+		w := startProjectionWriter(ins)
+		defer w.stop() // before ins.close: the writer uses the statements
 		if err := emit(w); err != nil {
 			emitErr = err
 			return err
 		}
 		// A row that failed must not be committed as missing, even if
 		// emit went on.
-		if w.err != nil {
-			return w.err
+		if err := w.finish(); err != nil {
+			return err
 		}
-		if err := w.flush(); err != nil {
+		if err := ins.flush(); err != nil {
 			return err
 		}
 		for _, id := range completed {
@@ -85,21 +93,55 @@ func (s *Store) WriteProjections(ctx context.Context, account string, emit func(
 	return nil
 }
 
-// projectionWriter is the [projections.Sink] of WriteProjections. Its
-// first error sticks: every later call returns it.
-type projectionWriter struct {
-	account                    string
-	f                          *formatter
-	broker, ticker, operations *bulkInsert
-	err                        error
+// handoffRows is how many rows the sink gathers before it hands them to
+// the writer goroutine: enough to make the handoff's cost small, few
+// enough that a failed row comes back soon (within 2 × handoffRows rows of
+// the statement that failed: TestWriteProjectionsSinkErrorSticks expects
+// it within its 100 rows).
+const handoffRows = 32
+
+// rowBatch is rows of the three tables on their way to the writer, each
+// table's in emission order; err is the writer's first error when it sends
+// the batch back.
+type rowBatch struct {
+	broker []projections.BrokerSnapshot
+	ticker []projections.TickerSnapshot
+	ops    []projections.Operation
+	seqs   []int
+	err    error
 }
 
-// fail records err as the writer's error if it is the first.
-func (w *projectionWriter) fail(err error) error {
-	if w.err == nil {
-		w.err = err
-	}
-	return w.err
+func (b *rowBatch) len() int { return len(b.broker) + len(b.ticker) + len(b.ops) }
+
+func (b *rowBatch) reset() {
+	clear(b.broker) // drop the references to the decimals
+	clear(b.ticker)
+	clear(b.ops)
+	b.broker, b.ticker, b.ops, b.seqs = b.broker[:0], b.ticker[:0], b.ops[:0], b.seqs[:0]
+}
+
+// projectionWriter is the [projections.Sink] of WriteProjections, on the
+// computing goroutine: it copies rows into a batch, and hands full batches
+// to the writer goroutine (ins.run). Its first error sticks: every later
+// call returns it.
+type projectionWriter struct {
+	cur      *rowBatch // the batch being filled
+	spare    *rowBatch // the other batch, when not at the writer
+	inflight bool      // a batch is at the writer
+	work     chan *rowBatch
+	back     chan *rowBatch
+	done     chan struct{} // closed when the writer has returned
+	stopped  bool
+	err      error
+}
+
+// startProjectionWriter starts the writer goroutine of ins. The caller
+// must call stop, which waits for it, before it uses ins again.
+func startProjectionWriter(ins *projectionInserts) *projectionWriter {
+	w := &projectionWriter{cur: &rowBatch{}, spare: &rowBatch{}, work: make(chan *rowBatch, 1),
+		back: make(chan *rowBatch, 1), done: make(chan struct{})}
+	go ins.run(w.work, w.back, w.done)
+	return w
 }
 
 // Broker implements [projections.Sink].
@@ -107,16 +149,8 @@ func (w *projectionWriter) Broker(b *projections.BrokerSnapshot) error {
 	if w.err != nil {
 		return w.err
 	}
-	f := w.f
-	err := w.broker.add("", w.account, b.Currency, b.Date.String(), b.MovementCounter,
-		f.decimal(b.RealizedGains), f.decimal(b.RealizedPercentage), f.decimal(b.UnrealizedGains),
-		f.decimal(b.UnrealizedGainsPercentage), f.decimal(b.Invested), f.decimal(b.Commissions), f.decimal(b.Fees),
-		f.decimal(b.Deposited), f.decimal(b.Withdrawn), f.decimal(b.DividendsReceived), f.decimal(b.OptionsIncome),
-		f.decimal(b.OtherIncome), b.OpenTrades, f.decimal(b.NetCashFlow))
-	if err != nil {
-		return w.fail(fmt.Errorf("sqlite: broker snapshot %w", err))
-	}
-	return nil
+	w.cur.broker = append(w.cur.broker, *b)
+	return w.added()
 }
 
 // Ticker implements [projections.Sink].
@@ -124,16 +158,8 @@ func (w *projectionWriter) Ticker(t *projections.TickerSnapshot) error {
 	if w.err != nil {
 		return w.err
 	}
-	f := w.f
-	err := w.ticker.add("", w.account, t.Ticker, t.Currency, t.Date.String(),
-		f.decimal(t.TotalShares), f.decimal(t.Weight), f.decimal(t.CostBasis), f.decimal(t.RealCost),
-		f.decimal(t.Dividends), f.decimal(t.DividendTaxes), f.decimal(t.Options), f.decimal(t.TotalIncomes),
-		f.decimal(t.CapitalDeployed), f.decimal(t.Realized), f.decimal(t.Performance), t.OpenTrades,
-		f.decimal(t.Commissions), f.decimal(t.Fees))
-	if err != nil {
-		return w.fail(fmt.Errorf("sqlite: ticker snapshot %w", err))
-	}
-	return nil
+	w.cur.ticker = append(w.cur.ticker, *t)
+	return w.added()
 }
 
 // Operation implements [projections.Sink]: seq is stored as it comes.
@@ -141,34 +167,149 @@ func (w *projectionWriter) Operation(o *projections.Operation, seq int) error {
 	if w.err != nil {
 		return w.err
 	}
-	f := w.f
-	err := w.operations.add("", w.account, seq, o.Ticker, o.Currency, o.IsOpen, o.OpenDate.String(),
-		nullDate(o.CloseDate), f.decimal(o.Realized), f.decimal(o.Commissions), f.decimal(o.Fees),
-		f.decimal(o.Premium), f.decimal(o.Dividends), f.decimal(o.DividendTaxes), f.decimal(o.CapitalDeployed),
-		f.decimal(o.Performance))
-	if err != nil {
-		return w.fail(fmt.Errorf("sqlite: operation %w", err))
+	w.cur.ops = append(w.cur.ops, *o)
+	w.cur.seqs = append(w.cur.seqs, seq)
+	return w.added()
+}
+
+func (w *projectionWriter) added() error {
+	if w.cur.len() < handoffRows {
+		return nil
+	}
+	return w.handoff()
+}
+
+// handoff waits for the batch at the writer, then hands it the current one.
+func (w *projectionWriter) handoff() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	w.work <- w.cur
+	w.inflight = true
+	w.cur, w.spare = w.spare, nil
+	return nil
+}
+
+// wait waits for the batch at the writer, if any, and returns the writer's
+// error.
+func (w *projectionWriter) wait() error {
+	if !w.inflight {
+		return nil
+	}
+	b := <-w.back
+	w.inflight, w.spare = false, b
+	if b.err != nil && w.err == nil {
+		w.err = b.err
+	}
+	return w.err
+}
+
+// finish hands over the last rows, waits until they are written and stops
+// the writer; it returns the first error.
+func (w *projectionWriter) finish() error {
+	if w.err == nil && w.cur.len() > 0 {
+		w.handoff() // sets w.err
+	}
+	w.wait()
+	w.stop()
+	return w.err
+}
+
+// stop stops the writer goroutine (after the batch it holds) and waits
+// for it.
+func (w *projectionWriter) stop() {
+	if !w.stopped {
+		w.stopped = true
+		close(w.work)
+		<-w.done
+	}
+}
+
+// projectionInserts writes the rows of WriteProjections into its
+// transaction; after its first error it writes nothing.
+type projectionInserts struct {
+	account                    string
+	f                          *formatter
+	broker, ticker, operations *bulkInsert
+	err                        error
+}
+
+// run is the writer goroutine: it writes every batch from work and sends it
+// back, until work is closed.
+func (ins *projectionInserts) run(work <-chan *rowBatch, back chan<- *rowBatch, done chan<- struct{}) {
+	defer close(done)
+	for b := range work {
+		if ins.err == nil {
+			ins.err = ins.write(b)
+		}
+		b.reset()
+		b.err = ins.err
+		back <- b // never blocks: the sink waits for a batch before the next
+	}
+}
+
+func (ins *projectionInserts) write(b *rowBatch) error {
+	for i := range b.broker {
+		if err := ins.writeBroker(&b.broker[i]); err != nil {
+			return fmt.Errorf("sqlite: broker snapshot %w", err)
+		}
+	}
+	for i := range b.ticker {
+		if err := ins.writeTicker(&b.ticker[i]); err != nil {
+			return fmt.Errorf("sqlite: ticker snapshot %w", err)
+		}
+	}
+	for i := range b.ops {
+		if err := ins.writeOperation(&b.ops[i], b.seqs[i]); err != nil {
+			return fmt.Errorf("sqlite: operation %w", err)
+		}
 	}
 	return nil
 }
 
-func (w *projectionWriter) flush() error {
-	if err := w.broker.flush(); err != nil {
+func (ins *projectionInserts) writeBroker(b *projections.BrokerSnapshot) error {
+	f := ins.f
+	return ins.broker.add("", ins.account, b.Currency, b.Date.String(), b.MovementCounter,
+		projectionDecimal(f, b.RealizedGains), projectionDecimal(f, b.RealizedPercentage), projectionDecimal(f, b.UnrealizedGains),
+		projectionDecimal(f, b.UnrealizedGainsPercentage), projectionDecimal(f, b.Invested), projectionDecimal(f, b.Commissions), projectionDecimal(f, b.Fees),
+		projectionDecimal(f, b.Deposited), projectionDecimal(f, b.Withdrawn), projectionDecimal(f, b.DividendsReceived), projectionDecimal(f, b.OptionsIncome),
+		projectionDecimal(f, b.OtherIncome), b.OpenTrades, projectionDecimal(f, b.NetCashFlow))
+}
+
+func (ins *projectionInserts) writeTicker(t *projections.TickerSnapshot) error {
+	f := ins.f
+	return ins.ticker.add("", ins.account, t.Ticker, t.Currency, t.Date.String(),
+		projectionDecimal(f, t.TotalShares), projectionDecimal(f, t.Weight), projectionDecimal(f, t.CostBasis), projectionDecimal(f, t.RealCost),
+		projectionDecimal(f, t.Dividends), projectionDecimal(f, t.DividendTaxes), projectionDecimal(f, t.Options), projectionDecimal(f, t.TotalIncomes),
+		projectionDecimal(f, t.CapitalDeployed), projectionDecimal(f, t.Realized), projectionDecimal(f, t.Performance), t.OpenTrades,
+		projectionDecimal(f, t.Commissions), projectionDecimal(f, t.Fees))
+}
+
+func (ins *projectionInserts) writeOperation(o *projections.Operation, seq int) error {
+	f := ins.f
+	return ins.operations.add("", ins.account, seq, o.Ticker, o.Currency, o.IsOpen, o.OpenDate.String(),
+		nullDate(o.CloseDate), projectionDecimal(f, o.Realized), projectionDecimal(f, o.Commissions), projectionDecimal(f, o.Fees),
+		projectionDecimal(f, o.Premium), projectionDecimal(f, o.Dividends), projectionDecimal(f, o.DividendTaxes), projectionDecimal(f, o.CapitalDeployed),
+		projectionDecimal(f, o.Performance))
+}
+
+func (ins *projectionInserts) flush() error {
+	if err := ins.broker.flush(); err != nil {
 		return fmt.Errorf("broker snapshot %w", err)
 	}
-	if err := w.ticker.flush(); err != nil {
+	if err := ins.ticker.flush(); err != nil {
 		return fmt.Errorf("ticker snapshot %w", err)
 	}
-	if err := w.operations.flush(); err != nil {
+	if err := ins.operations.flush(); err != nil {
 		return fmt.Errorf("operation %w", err)
 	}
 	return nil
 }
 
-func (w *projectionWriter) close() {
-	w.broker.close()
-	w.ticker.close()
-	w.operations.close()
+func (ins *projectionInserts) close() {
+	ins.broker.close()
+	ins.ticker.close()
+	ins.operations.close()
 }
 
 // Projections implements [store.Store]. The three lists are read in one
