@@ -36,8 +36,9 @@
 // decodes only the document members of the fields asked for; the strike
 // adjustments have a partial index. Rows are written in
 // multi-row INSERTs (insert.go), and [Store.WriteProjections] writes
-// projection rows as they are emitted, so neither path holds more than a
-// statement's rows whatever the history. The statement journal a
+// projection rows as they are emitted (a writer goroutine inserts them in
+// batches of 32 beside the computation), so neither path holds more than a
+// statement's rows and two such batches whatever the history. The statement journal a
 // multi-row INSERT needs is kept in memory (temp_store=MEMORY), and the
 // write connection keeps a 64 MiB page cache. BENCHMARKS.md has the
 // measurements.
