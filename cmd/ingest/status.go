@@ -115,7 +115,7 @@ func printSessions(w io.Writer, format string, recs []*streams.SessionRecord, no
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%d\t%s\t%s\t%s\n",
 			r.ID, r.Account, r.Broker, r.File, short(r.SHA256, 12), r.Phase,
-			len(r.Chunks), r.TotalChunks, r.PublishedMovements, r.Movements, r.Rejected,
+			r.ChunksDone(), r.TotalChunks, r.PublishedMovements, r.Movements, r.Rejected,
 			stamp(r.StartedAt), duration(r, now), r.Error)
 	}
 	return tw.Flush()

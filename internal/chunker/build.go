@@ -7,32 +7,37 @@ import (
 	"hash/maphash"
 	"io"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
 )
 
-// openPart is one chunk of the plan while Build fills it.
+// openPart is the state of one chunk of the plan while Build fills it.
+// Build keeps one for every chunk of the plan, so it holds only what it
+// counts (24 bytes): the plan entry and the planned digest are found by
+// the part's index in the plan, and the movements of the part being filled
+// are its week's.
 type openPart struct {
-	ref    *events.ChunkRef
-	sum    uint64 // planned digest
-	hasSum bool
+	got    int32
 	skip   bool
-
-	got    int
+	done   bool
 	bytes  int // sum of (encoded size + 1)
 	gotSum uint64
-	done   bool
-	buf    []events.Movement
 }
 
-// buildWeek is the greedy state of one week in pass 2.
+// buildWeek is the greedy state of one week in pass 2: its parts are
+// builder.parts[first : first+n]. The greedy rule fills them in order, so
+// only the current one holds movements: a part it has left can receive
+// none any more.
 type buildWeek struct {
-	parts []*openPart
-	cur   int // index of the part the greedy rule is filling
-	curN  int
+	first int32
+	n     int32
+	cur   int32 // index in the week of the part the greedy rule is filling
+	curN  int32
 	curB  int
+	buf   []events.Movement // the current part's movements (none if skipped)
 }
 
 // builder is the state of one Build call.
@@ -40,7 +45,11 @@ type builder struct {
 	a     *Analysis
 	limit int
 	emit  func(*events.Chunk) error
+	parts []openPart // by index in the plan
 	weeks map[string]*buildWeek
+	reuse bool              // cfg.ReuseMovements
+	spare []events.Movement // with reuse: an emitted chunk's slice, cleared
+	sums  []uint64          // planned digests by index, nil when a has none
 	sz    *sizer
 
 	lastDay  events.Date
@@ -79,7 +88,7 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	if seed == (maphash.Seed{}) { // not made by Analyze: no digests to check
 		seed = maphash.MakeSeed()
 	}
-	b := &builder{a: a, limit: budget - EnvelopeReserve, emit: emit, weeks: make(map[string]*buildWeek), sz: newSizer(seed)}
+	b := &builder{a: a, limit: budget - EnvelopeReserve, emit: emit, reuse: cfg.ReuseMovements, sz: newSizer(seed)}
 	if err := b.index(skip); err != nil {
 		return err
 	}
@@ -140,33 +149,50 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 		return changed("movement counts %v, analysed %v", counts, a.Counts)
 	}
 	for i := range a.Chunks {
-		ref := &a.Chunks[i]
-		w := b.weeks[ref.Week]
-		if pt := w.parts[ref.Part-1]; !pt.done {
+		if pt := &b.parts[i]; !pt.done {
+			ref := &a.Chunks[i]
 			return changed("chunk %s received %d of %d movements", ref.ID, pt.got, ref.Movements)
 		}
 	}
 	return nil
 }
 
-// index builds the per-week part list from the plan and checks that the plan
-// is one Analyze could have made.
+// index builds the part states and the week index from the plan and checks
+// that the plan is one Analyze could have made (a week's parts are
+// consecutive, numbered from 1).
 func (b *builder) index(skip func(string) bool) error {
-	for i := range b.a.Chunks {
-		ref := &b.a.Chunks[i]
-		w := b.weeks[ref.Week]
-		if w == nil {
-			w = &buildWeek{}
+	chunks := b.a.Chunks
+	if len(chunks) > math.MaxInt32 {
+		return fmt.Errorf("%w: a plan of %d chunks", ErrBadConfig, len(chunks))
+	}
+	nweeks := 0
+	for i := range chunks {
+		if i == 0 || chunks[i].Week != chunks[i-1].Week {
+			nweeks++
+		}
+	}
+	weeks := make([]buildWeek, 0, nweeks) // one allocation; b.weeks points into it
+	b.weeks = make(map[string]*buildWeek, nweeks)
+	b.parts = make([]openPart, len(chunks))
+	if len(b.a.sums) == len(chunks) {
+		b.sums = b.a.sums
+	}
+	var w *buildWeek
+	for i := range chunks {
+		ref := &chunks[i]
+		if w == nil || ref.Week != chunks[i-1].Week {
+			if b.weeks[ref.Week] != nil {
+				return fmt.Errorf("%w: chunk plan entry %d (%s) is out of order or inconsistent", ErrBadConfig, i+1, ref.ID)
+			}
+			weeks = append(weeks, buildWeek{first: int32(i)})
+			w = &weeks[len(weeks)-1]
 			b.weeks[ref.Week] = w
 		}
-		if ref.Part != len(w.parts)+1 || ref.Ordinal != i+1 || ref.Movements <= 0 || ref.ID != chunkID(ref.Week, ref.Part) {
+		if ref.Part != int(w.n)+1 || ref.Ordinal != i+1 || ref.Movements <= 0 || ref.Movements > math.MaxInt32 || ref.ID != chunkID(ref.Week, ref.Part) {
 			return fmt.Errorf("%w: chunk plan entry %d (%s) is out of order or inconsistent", ErrBadConfig, i+1, ref.ID)
 		}
-		pt := &openPart{ref: ref, skip: skip != nil && skip(ref.ID)}
-		if len(b.a.sums) == len(b.a.Chunks) {
-			pt.sum, pt.hasSum = b.a.sums[i], true
-		}
-		w.parts = append(w.parts, pt)
+		w.n++
+		b.parts[i].skip = skip != nil && skip(ref.ID)
 	}
 	return nil
 }
@@ -201,35 +227,44 @@ func (b *builder) add(m *events.Movement, rowKey uint64, prev *events.Movement) 
 	if w.curN > 0 && w.curB+cost > b.limit {
 		w.cur++
 		w.curN, w.curB = 0, 0
+		w.buf = nil // a part left incomplete: the end of Build reports it
 	}
-	if w.cur >= len(w.parts) {
-		return changed("movement %s starts part %d of week %s, the plan has %d", m.ID, w.cur+1, m.Time.Day().ISOWeek(), len(w.parts))
+	if w.cur >= w.n {
+		return changed("movement %s starts part %d of week %s, the plan has %d", m.ID, w.cur+1, m.Time.Day().ISOWeek(), w.n)
 	}
 	w.curN++
 	w.curB += cost
-	pt := w.parts[w.cur]
+	i := int(w.first + w.cur)
+	pt, ref := &b.parts[i], &b.a.Chunks[i]
 	if pt.done {
-		return changed("chunk %s receives more than its %d planned movements", pt.ref.ID, pt.ref.Movements)
+		return changed("chunk %s receives more than its %d planned movements", ref.ID, ref.Movements)
 	}
 	pt.got++
 	pt.bytes += cost
 	pt.gotSum += digest
 	if !pt.skip {
-		if pt.buf == nil {
-			pt.buf = make([]events.Movement, 0, pt.ref.Movements)
+		if w.buf == nil {
+			if cap(b.spare) >= ref.Movements {
+				w.buf, b.spare = b.spare, nil
+			} else {
+				w.buf = make([]events.Movement, 0, ref.Movements)
+			}
 		}
-		pt.buf = append(pt.buf, *m)
+		w.buf = append(w.buf, *m)
 	}
-	if pt.got == pt.ref.Movements {
-		return b.finish(pt)
+	if int(pt.got) == ref.Movements {
+		buf := w.buf
+		w.buf = nil
+		return b.finish(i, buf)
 	}
 	return nil
 }
 
-// finish checks a complete part against the plan and emits it.
-func (b *builder) finish(pt *openPart) error {
+// finish checks the complete part i against the plan and emits it with its
+// movements buf.
+func (b *builder) finish(i int, buf []events.Movement) error {
+	pt, ref := &b.parts[i], &b.a.Chunks[i]
 	pt.done = true
-	ref := pt.ref
 	env, err := envelopeSize(b.a.SessionID, b.a.Account, len(b.a.Chunks), ref)
 	if err != nil {
 		return err
@@ -237,16 +272,14 @@ func (b *builder) finish(pt *openPart) error {
 	if got := bodySize(env, pt.bytes); got != ref.Bytes {
 		return changed("chunk %s encodes to %d bytes, planned %d", ref.ID, got, ref.Bytes)
 	}
-	if pt.hasSum && pt.gotSum != pt.sum {
+	if b.sums != nil && pt.gotSum != b.sums[i] {
 		return changed("chunk %s has the planned count and size but different movements", ref.ID)
 	}
 	if pt.skip {
 		return nil
 	}
-	buf := pt.buf
-	pt.buf = nil
 	b.sortMovements(buf)
-	return b.emit(&events.Chunk{
+	err = b.emit(&events.Chunk{
 		Session:   b.a.SessionID,
 		Account:   b.a.Account,
 		ID:        ref.ID,
@@ -256,6 +289,11 @@ func (b *builder) finish(pt *openPart) error {
 		Part:      ref.Part,
 		Movements: buf,
 	})
+	if err == nil && b.reuse && cap(buf) > cap(b.spare) {
+		clear(buf) // drop what the movements point to
+		b.spare = buf[:0]
+	}
+	return err
 }
 
 // sortMovements puts ms in events.Compare order (movements that compare

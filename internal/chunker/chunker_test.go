@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/parsers"
@@ -728,4 +729,83 @@ func TestHashGoroutineEnds(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBuildStatePerChunk bounds what Build keeps for every chunk of the
+// plan for the whole pass (the part states and the week index): it is what
+// grows with the file's size, so it must stay a few dozen bytes per chunk
+// of up to DefaultByteBudget.
+func TestBuildStatePerChunk(t *testing.T) {
+	const weeks, parts = 5000, 2
+	a := &Analysis{}
+	monday := time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)
+	for w := range weeks {
+		day := monday.AddDate(0, 0, 7*w)
+		name := events.NewDate(day.Year(), day.Month(), day.Day()).ISOWeek()
+		for p := 1; p <= parts; p++ {
+			a.Chunks = append(a.Chunks, events.ChunkRef{ID: chunkID(name, p), Ordinal: len(a.Chunks) + 1, Week: name, Part: p, Movements: 10})
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b := &builder{a: a}
+	if err := b.index(nil); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(b)
+	perChunk := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(a.Chunks))
+	t.Logf("%.1f bytes held per chunk of the plan", perChunk)
+	if perChunk > 80 {
+		t.Errorf("Build's index holds %.1f bytes per chunk, want at most 80", perChunk)
+	}
+	// A week whose parts are not consecutive is not a plan Analyze makes.
+	a.Chunks = []events.ChunkRef{
+		{ID: chunkID("2025-W01", 1), Ordinal: 1, Week: "2025-W01", Part: 1, Movements: 1},
+		{ID: chunkID("2025-W02", 1), Ordinal: 2, Week: "2025-W02", Part: 1, Movements: 1},
+		{ID: chunkID("2025-W01", 2), Ordinal: 3, Week: "2025-W01", Part: 2, Movements: 1},
+	}
+	if err := (&builder{a: a}).index(nil); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("week split by another: err = %v, want ErrBadConfig", err)
+	}
+}
+
+// TestBuildReuseMovements: with ReuseMovements, Build fills the slices it
+// emitted again (far fewer backing arrays than chunks on a time-ordered
+// file), and every chunk, encoded while emit has it, is what a build
+// without reuse emits.
+func TestBuildReuseMovements(t *testing.T) {
+	for _, sorted := range []bool{true, false} {
+		data := randomStatement(21, 3000, sorted)
+		a := analyzeFake(t, data, Config{ByteBudget: 8192})
+		want := mustBuild(t, data, a)
+		bodies := map[string][]byte{}
+		arrays := map[*events.Movement]bool{}
+		err := build(strings.NewReader(data), a, Config{ReuseMovements: true}, nil, func(c *events.Chunk) error {
+			b, err := events.Marshal(c)
+			if err != nil {
+				return err
+			}
+			bodies[c.ID] = b
+			arrays[unsafe.SliceData(c.Movements)] = true
+			return nil
+		}, pickFake(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bodies) != len(a.Chunks) {
+			t.Fatalf("sorted=%v: %d chunks emitted, plan has %d", sorted, len(bodies), len(a.Chunks))
+		}
+		for id, b := range want.bodies {
+			if !bytes.Equal(bodies[id], b) {
+				t.Fatalf("sorted=%v: chunk %s differs with reuse", sorted, id)
+			}
+		}
+		t.Logf("sorted=%v: %d chunks in %d backing arrays", sorted, len(a.Chunks), len(arrays))
+		if sorted && len(arrays) > len(a.Chunks)/4 {
+			t.Errorf("%d chunks in %d backing arrays: the slices were not reused", len(a.Chunks), len(arrays))
+		}
+	}
 }

@@ -186,7 +186,7 @@ func (c *Console) view(ctx context.Context, rec *streams.SessionRecord, st *stor
 		s = Session{
 			ID: rec.ID, Account: rec.Account, Broker: rec.Broker, File: rec.File, Path: rec.Path,
 			SHA256: rec.SHA256, Bytes: rec.Bytes, Rows: rec.Rows, Phase: rec.Phase,
-			ChunksTotal: rec.TotalChunks, ChunksPublished: len(rec.Chunks),
+			ChunksTotal: rec.TotalChunks, ChunksPublished: rec.ChunksDone(),
 			Movements: rec.Movements, MovementsPublished: rec.PublishedMovements,
 			Rejected: rec.Rejected, Cancellations: rec.Cancellations,
 			StartedAt: rec.StartedAt, UpdatedAt: rec.UpdatedAt, SealedAt: rec.SealedAt,

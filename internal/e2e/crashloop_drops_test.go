@@ -120,8 +120,8 @@ func TestConcurrentDrops(t *testing.T) {
 	proctest.CheckFor(t, 60*time.Second, 20*time.Millisecond, func() error { return allAcked(t, pl.env.JS) })
 	p.Stop(t)
 	for _, r := range recs {
-		if r.TotalChunks != len(r.Chunks) {
-			t.Errorf("session %s: %d of %d chunks recorded", r.ID, len(r.Chunks), r.TotalChunks)
+		if r.TotalChunks != r.ChunksDone() {
+			t.Errorf("session %s: %d of %d chunks recorded", r.ID, r.ChunksDone(), r.TotalChunks)
 		}
 	}
 	ids2 := requireNoDuplicates(t, pl.env.JS)

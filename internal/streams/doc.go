@@ -37,7 +37,8 @@
 // A [SessionRecord] holds what `ingest status` shows and what a resumed
 // import needs: file, path, SHA-256, broker, account, phase (the store.Phase*
 // constants: publishing → sealed → completed, or failed / cancelled), the
-// chunk plan's size, the IDs of the chunks the stream acknowledged, movement
+// chunk plan's size, the ordinals of the chunks the stream acknowledged (a
+// [ChunkSet]: a few ranges, whatever the file's size), movement
 // and reject counts and the rejected rows, timings and the last error.
 // Writers never overwrite each other: [Sessions.Put] is a compare-and-set on
 // the KV revision and [Sessions.Update] re-reads and re-applies its edit on a

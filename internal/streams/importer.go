@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
@@ -353,7 +355,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 		im.session(SessionStarted)
 	} else {
 		im.session(SessionResumed)
-		log.Info("resuming session", "chunks_done", len(rec.Chunks), "chunks_total", rec.TotalChunks, "phase_was", rec.Phase)
+		log.Info("resuming session", "chunks_done", rec.ChunksDone(), "chunks_total", rec.TotalChunks, "phase_was", rec.Phase)
 	}
 
 	if !rec.StartedPublished {
@@ -375,7 +377,11 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 		return res, fmt.Errorf("streams: rewind %s: %w", abs, err)
 	}
 	p := im.newPublisher(ctx, req, rec, a)
-	buildErr := chunker.Build(f, a, ccfg, p.skip, p.emit)
+	// emit encodes a chunk before it returns and keeps only counts of its
+	// movements: Build may fill the same slice again.
+	bcfg := ccfg
+	bcfg.ReuseMovements = true
+	buildErr := chunker.Build(f, a, bcfg, p.skip, p.emit)
 	drainErr := p.drain()
 	flushErr := p.flush(true)
 	res.Session, res.Published, res.Skipped = p.rec, p.published, p.resumed
@@ -387,7 +393,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 		return res, im.interrupted(ctx, res, errors.Join(buildErr, drainErr, flushErr))
 	}
 	for _, c := range a.Chunks {
-		if !p.done[c.ID] {
+		if !p.done.Has(c.Ordinal) {
 			return res, fmt.Errorf("streams: session %s: chunk %s not acknowledged after publishing", rec.ID, c.ID)
 		}
 	}
@@ -556,14 +562,20 @@ func (im *Importer) interrupted(ctx context.Context, res *Result, cause error) e
 	}
 	im.session(SessionCancelled)
 	im.log().Warn("session cancelled", "session", rec.ID, "file", rec.File, "account", rec.Account,
-		"chunks_done", len(updated.Chunks), "chunks_total", updated.TotalChunks)
+		"chunks_done", updated.ChunksDone(), "chunks_total", updated.TotalChunks)
 	return fmt.Errorf("%w: session %s (%d of %d chunks published; run the same command again to resume): %w",
-		ErrCancelled, rec.ID, len(updated.Chunks), updated.TotalChunks, cause)
+		ErrCancelled, rec.ID, updated.ChunksDone(), updated.TotalChunks, cause)
 }
+
+// ackedChunk is an acknowledged chunk waiting to be written to the session
+// record. It keeps nothing of the message: a chunk's body is garbage as
+// soon as the stream has acknowledged it.
+type ackedChunk struct{ ordinal, movements int }
 
 // inflight is a chunk handed to the async publisher.
 type inflight struct {
 	id        string
+	ordinal   int
 	movements int
 	future    jetstream.PubAckFuture
 	sent      time.Time // for Metrics
@@ -572,15 +584,19 @@ type inflight struct {
 
 // chunkPublisher publishes one session's chunks with a bounded window and
 // writes acknowledged chunks to the session record in batches. It runs in
-// the goroutine that calls chunker.Build: no goroutine of its own.
+// the goroutine that calls chunker.Build: no goroutine of its own. What it
+// keeps per chunk of the plan is 4 bytes (byID); the acknowledged chunks are
+// a ChunkSet of ordinals, a few ranges.
 type chunkPublisher struct {
 	ctx        context.Context
 	im         *Importer
 	req        Request
 	rec        *SessionRecord
-	done       map[string]bool
+	plan       []events.ChunkRef
+	byID       []int32  // indexes of plan sorted by chunk ID, for ordinal
+	done       ChunkSet // ordinals acknowledged, in this run or before
 	window     []inflight
-	acked      []inflight // acknowledged, not yet in the record
+	acked      []ackedChunk // acknowledged, not yet in the record
 	lastFlush  time.Time
 	published  int
 	resumed    int
@@ -593,13 +609,14 @@ type chunkPublisher struct {
 
 func (im *Importer) newPublisher(ctx context.Context, req Request, rec *SessionRecord, a *chunker.Analysis) *chunkPublisher {
 	p := &chunkPublisher{
-		ctx: ctx, im: im, req: req, rec: rec, done: make(map[string]bool, len(rec.Chunks)),
+		ctx: ctx, im: im, req: req, rec: rec, plan: a.Chunks,
 		lastFlush: time.Now(), maxFlight: req.MaxInFlight, every: req.RecordEvery,
 		interval: req.RecordInterval, ackTimeout: req.AckTimeout,
 	}
 	if p.maxFlight <= 0 {
 		p.maxFlight = DefaultMaxInFlight
 	}
+	p.window = make([]inflight, 0, p.maxFlight)
 	if p.every <= 0 {
 		p.every = DefaultRecordEvery
 	}
@@ -609,15 +626,22 @@ func (im *Importer) newPublisher(ctx context.Context, req Request, rec *SessionR
 	if p.ackTimeout <= 0 {
 		p.ackTimeout = DefaultAckTimeout
 	}
-	for _, id := range rec.Chunks {
-		p.done[id] = true
+	p.byID = make([]int32, len(a.Chunks))
+	for i := range p.byID {
+		p.byID[i] = int32(i)
 	}
+	slices.SortFunc(p.byID, func(i, j int32) int { return strings.Compare(a.Chunks[i].ID, a.Chunks[j].ID) })
+	// The acknowledged chunks: Acked, and the IDs an earlier build listed.
+	resolved := *rec
+	resolved.Acked = rec.Acked.Clone()
+	resolved.ResolveLegacy(p.ordinal)
+	p.done = resolved.Acked
 	p.progress = Progress{
 		Session: rec.ID, File: rec.File, ChunksTotal: len(a.Chunks), MovementsTotal: a.Movements,
 		Started: time.Now(),
 	}
 	for _, c := range a.Chunks {
-		if p.done[c.ID] {
+		if p.done.Has(c.Ordinal) {
 			p.resumed++
 			p.progress.ChunksDone++
 			p.progress.MovementsDone += c.Movements
@@ -634,7 +658,21 @@ func (p *chunkPublisher) report() {
 	}
 }
 
-func (p *chunkPublisher) skip(id string) bool { return p.done[id] }
+// ordinal returns the plan ordinal of chunk id, 0 when the plan has no such
+// chunk.
+func (p *chunkPublisher) ordinal(id string) int {
+	i, ok := slices.BinarySearchFunc(p.byID, id, func(k int32, id string) int { return strings.Compare(p.plan[k].ID, id) })
+	if !ok {
+		return 0
+	}
+	return int(p.byID[i]) + 1
+}
+
+// skip reports whether chunk id was acknowledged before (Build's skip).
+func (p *chunkPublisher) skip(id string) bool {
+	n := p.ordinal(id)
+	return n > 0 && p.done.Has(n)
+}
 
 // emit publishes one chunk, first waiting for a free slot in the window. It
 // stops between chunks once ctx is done.
@@ -651,7 +689,7 @@ func (p *chunkPublisher) emit(c *events.Chunk) error {
 	if err != nil {
 		return err
 	}
-	p.window = append(p.window, inflight{id: c.ID, movements: countMovements(c.Movements), future: f, sent: time.Now(), rows: len(c.Movements)})
+	p.window = append(p.window, inflight{id: c.ID, ordinal: c.Ordinal, movements: countMovements(c.Movements), future: f, sent: time.Now(), rows: len(c.Movements)})
 	p.published++
 	pause(p.ctx, p.req, "chunk:"+strconv.Itoa(c.Ordinal))
 	return nil
@@ -670,16 +708,21 @@ func countMovements(ms []events.Movement) int {
 // waitOldest waits for the oldest chunk in flight. It does not give up when
 // ctx ends: a cancelled import still waits for what it sent.
 func (p *chunkPublisher) waitOldest() error {
+	// Shift the window in place and clear the slot it frees: a slot
+	// left behind in the backing array would keep its message's body
+	// (up to the byte budget) reachable.
 	in := p.window[0]
-	p.window = p.window[1:]
+	n := copy(p.window, p.window[1:])
+	p.window[n] = inflight{}
+	p.window = p.window[:n]
 	if err := p.awaitAck(&in); err != nil {
 		return err
 	}
 	if p.im.Metrics != nil {
 		p.im.Metrics.ChunkPublished(in.rows, time.Since(in.sent))
 	}
-	p.done[in.id] = true
-	p.acked = append(p.acked, in)
+	p.done.Add(in.ordinal)
+	p.acked = append(p.acked, ackedChunk{ordinal: in.ordinal, movements: in.movements})
 	p.progress.ChunksDone++
 	p.progress.MovementsDone += in.movements
 	p.report()
@@ -763,8 +806,9 @@ func (p *chunkPublisher) flush(force bool) error {
 	defer cancel()
 	now := p.im.now()
 	rec, err := p.im.Sessions.Update(ctx, p.rec.ID, func(r *SessionRecord) error {
+		r.ResolveLegacy(p.ordinal)
 		for _, c := range p.acked {
-			r.AddChunk(c.id, c.movements)
+			r.AddChunk(c.ordinal, c.movements)
 		}
 		r.UpdatedAt = now
 		return nil

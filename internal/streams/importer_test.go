@@ -2,6 +2,7 @@ package streams_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -197,7 +198,8 @@ func TestImportSameFileThreeTimes(t *testing.T) {
 		t.Fatalf("stream: %v", counts)
 	}
 	rec, _ := r.sessions.Get(ctx, analysis.SessionID)
-	if rec.Phase != store.PhaseCompleted || len(rec.Chunks) != rec.TotalChunks || rec.PublishedMovements != analysis.Movements {
+	if rec.Phase != store.PhaseCompleted || rec.ChunksDone() != rec.TotalChunks || rec.Acked.String() != fmt.Sprintf("1-%d", rec.TotalChunks) ||
+		len(rec.Chunks) != 0 || rec.PublishedMovements != analysis.Movements {
 		t.Fatalf("record %+v", rec)
 	}
 	// The first event is session.started with the plan; the last is sealed.
@@ -234,8 +236,10 @@ func TestImportCancelledThenResumed(t *testing.T) {
 		t.Fatalf("got %v want ErrCancelled", err)
 	}
 	rec, _ := r.sessions.Get(testCtx(t), res.Analysis.SessionID)
-	if rec.Phase != store.PhaseCancelled || rec.Cancellations != 1 || len(rec.Chunks) != 3 || rec.TotalChunks <= 3 {
-		t.Fatalf("after cancel: phase %s cancellations %d chunks %d/%d", rec.Phase, rec.Cancellations, len(rec.Chunks), rec.TotalChunks)
+	// Chunks are emitted newest week first: the last three of the plan.
+	if want := fmt.Sprintf("%d-%d", rec.TotalChunks-2, rec.TotalChunks); rec.Phase != store.PhaseCancelled || rec.Cancellations != 1 ||
+		rec.ChunksDone() != 3 || rec.Acked.String() != want || rec.TotalChunks <= 3 {
+		t.Fatalf("after cancel: phase %s cancellations %d chunks %d/%d (%q)", rec.Phase, rec.Cancellations, rec.ChunksDone(), rec.TotalChunks, rec.Acked)
 	}
 	// Interrupted again, after every chunk but before sealing.
 	ctx, hook = cancelAt("before-sealed", 1)
@@ -263,6 +267,63 @@ func TestImportCancelledThenResumed(t *testing.T) {
 			t.Fatalf("%s: %d messages (%v)", step, counts[id+"/"+step], counts)
 		}
 	}
+}
+
+// TestImportResumesLegacyRecord resumes a session whose record lists its
+// acknowledged chunks by ID, as builds before session 4 wrote it: those
+// chunks are skipped, and the record ends with every ordinal in Acked and
+// no IDs left.
+func TestImportResumesLegacyRecord(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "l.csv"))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	seen := 0
+	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
+		if strings.HasPrefix(p, "chunk:") {
+			if seen++; seen == 4 {
+				cancel()
+			}
+		}
+	}})
+	if !errors.Is(err, streams.ErrCancelled) {
+		t.Fatalf("first run: %v", err)
+	}
+	a := res.Analysis
+	rec, err := r.sessions.Get(testCtx(t), a.SessionID)
+	if err != nil || rec.ChunksDone() != 4 {
+		t.Fatalf("after cancel: %v, %d chunks", err, rec.ChunksDone())
+	}
+	// Rewrite the record as the old build kept it: IDs, newest first (the
+	// acknowledgement order), and no "acked".
+	var ids []string
+	for i := len(a.Chunks) - 1; i >= 0; i-- {
+		if rec.HasChunk(a.Chunks[i].Ordinal) {
+			ids = append(ids, a.Chunks[i].ID)
+		}
+	}
+	rec.Chunks, rec.Acked = ids, streams.ChunkSet{}
+	if b, _ := json.Marshal(rec); !strings.Contains(string(b), `"chunks":["`) || strings.Contains(string(b), `"acked"`) {
+		t.Fatalf("legacy record %s", b)
+	}
+	if err := r.sessions.Put(testCtx(t), rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.sessions.Get(testCtx(t), a.SessionID); got.ChunksDone() != 4 || got.Acked.Len() != 0 {
+		t.Fatalf("legacy record read back: %d chunks, acked %q", got.ChunksDone(), got.Acked)
+	}
+
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", RecordEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Skipped != 4 || res.Published != len(a.Chunks)-4 || res.Outcome != streams.OutcomeSealed {
+		t.Fatalf("resume: resumed=%v skipped %d published %d of %d, outcome %s", res.Resumed, res.Skipped, res.Published, len(a.Chunks), res.Outcome)
+	}
+	got := res.Session
+	if len(got.Chunks) != 0 || got.Acked.String() != fmt.Sprintf("1-%d", len(a.Chunks)) || got.PublishedMovements != a.Movements {
+		t.Fatalf("record after resume: chunks %v acked %q published movements %d of %d", got.Chunks, got.Acked, got.PublishedMovements, a.Movements)
+	}
+	requireExactlyOnce(t, r.messages(t), a)
 }
 
 func TestImportModifiedFile(t *testing.T) {

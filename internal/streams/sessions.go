@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +59,18 @@ type SessionRecord struct {
 	// Rows is the number of data rows; Movements the planned movements.
 	Rows      int `json:"rows"`
 	Movements int `json:"movements"`
-	// TotalChunks is the size of the chunk plan; Chunks the IDs of the
-	// chunks the stream has acknowledged, in acknowledgement order.
+	// TotalChunks is the size of the chunk plan; Acked the ordinals (1-based
+	// plan positions) of the chunks the stream has acknowledged. Acked stays
+	// a few bytes whatever the file's size (see ChunkSet), so the record,
+	// which is rewritten as chunks are acknowledged, does not grow with it.
 	TotalChunks int      `json:"total_chunks"`
-	Chunks      []string `json:"chunks,omitempty"`
-	// PublishedMovements counts the movements in Chunks.
+	Acked       ChunkSet `json:"acked,omitzero"`
+	// Chunks lists acknowledged chunks by ID, as builds before session 4
+	// wrote them (one ID per chunk). This build still reads it: an import
+	// resuming such a record skips those chunks and moves the IDs its plan
+	// knows into Acked (ResolveLegacy). It writes no new IDs there.
+	Chunks []string `json:"chunks,omitempty"`
+	// PublishedMovements counts the movements in the acknowledged chunks.
 	PublishedMovements int `json:"published_movements"`
 	// StartedPublished: the stream acknowledged session.started.
 	StartedPublished bool `json:"started_published,omitempty"`
@@ -88,16 +96,39 @@ type SessionRecord struct {
 	Revision uint64 `json:"-"`
 }
 
-// HasChunk reports whether the stream acknowledged chunk id.
-func (r *SessionRecord) HasChunk(id string) bool { return slices.Contains(r.Chunks, id) }
+// HasChunk reports whether the stream acknowledged the chunk with the given
+// plan ordinal (as recorded in Acked; see ResolveLegacy for Chunks).
+func (r *SessionRecord) HasChunk(ordinal int) bool { return r.Acked.Has(ordinal) }
 
-// AddChunk records an acknowledged chunk (once) and its movements.
-func (r *SessionRecord) AddChunk(id string, movements int) {
-	if r.HasChunk(id) {
+// AddChunk records an acknowledged chunk (once) by its plan ordinal, and its
+// movements.
+func (r *SessionRecord) AddChunk(ordinal, movements int) {
+	if r.Acked.Add(ordinal) {
+		r.PublishedMovements += movements
+	}
+}
+
+// ChunksDone is the number of acknowledged chunks: those in Acked and those
+// still listed by ID in Chunks.
+func (r *SessionRecord) ChunksDone() int { return r.Acked.Len() + len(r.Chunks) }
+
+// ResolveLegacy moves the chunk IDs of Chunks (a record written by an
+// earlier build) into Acked, using ordinal to find each ID's position in the
+// plan; an ID it does not know (0) stays in Chunks. Their movements are
+// counted already.
+func (r *SessionRecord) ResolveLegacy(ordinal func(id string) int) {
+	if len(r.Chunks) == 0 {
 		return
 	}
-	r.Chunks = append(r.Chunks, id)
-	r.PublishedMovements += movements
+	var left []string
+	for _, id := range r.Chunks {
+		if n := ordinal(id); n > 0 {
+			r.Acked.Add(n)
+		} else {
+			left = append(left, id)
+		}
+	}
+	r.Chunks = left
 }
 
 // Sealed reports whether the session reached sealed or completed.
@@ -439,4 +470,148 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// ChunkSet is a set of chunk ordinals (1-based positions in a session's
+// chunk plan), kept as sorted, disjoint, non-adjacent ranges. An import
+// acknowledges chunks in nearly plan order, so a session's set is one range
+// or a few whatever the file's size, and Add and Has cost O(log ranges). Its
+// JSON is a string of ranges, e.g. "1-40,42,45-47". The zero value is the
+// empty set.
+type ChunkSet struct {
+	r []ordinalRange
+}
+
+// ordinalRange is lo..hi, both included.
+type ordinalRange struct{ lo, hi int }
+
+// search returns the index of the first range that ends at n or later.
+func (s *ChunkSet) search(n int) int {
+	i, _ := slices.BinarySearchFunc(s.r, n, func(r ordinalRange, n int) int { return cmp.Compare(r.hi, n) })
+	return i
+}
+
+// Has reports whether n is in the set.
+func (s *ChunkSet) Has(n int) bool {
+	i := s.search(n)
+	return i < len(s.r) && s.r[i].lo <= n
+}
+
+// Add puts n (≥ 1) in the set and reports whether it was not there.
+func (s *ChunkSet) Add(n int) bool {
+	if n < 1 {
+		panic(fmt.Sprintf("streams: chunk ordinal %d", n))
+	}
+	i := s.search(n - 1) // the first range that ends at n-1 or later
+	switch {
+	case i < len(s.r) && s.r[i].lo <= n && n <= s.r[i].hi:
+		return false
+	case i < len(s.r) && s.r[i].hi == n-1: // extends range i upwards
+		s.r[i].hi = n
+		if i+1 < len(s.r) && s.r[i+1].lo == n+1 {
+			s.r[i].hi = s.r[i+1].hi
+			s.r = slices.Delete(s.r, i+1, i+2)
+		}
+	case i < len(s.r) && s.r[i].lo == n+1: // extends range i downwards
+		s.r[i].lo = n
+	default:
+		s.r = slices.Insert(s.r, i, ordinalRange{n, n})
+	}
+	return true
+}
+
+// Clone returns a copy that Add does not share.
+func (s ChunkSet) Clone() ChunkSet { return ChunkSet{r: slices.Clone(s.r)} }
+
+// Len is the number of ordinals in the set.
+func (s *ChunkSet) Len() int {
+	n := 0
+	for _, r := range s.r {
+		n += r.hi - r.lo + 1
+	}
+	return n
+}
+
+// IsZero reports whether the set is empty (for the JSON omitzero option).
+func (s ChunkSet) IsZero() bool { return len(s.r) == 0 }
+
+// String returns the ranges, e.g. "1-40,42" ("" for the empty set).
+func (s ChunkSet) String() string {
+	var b []byte
+	for i, r := range s.r {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(r.lo), 10)
+		if r.hi > r.lo {
+			b = append(b, '-')
+			b = strconv.AppendInt(b, int64(r.hi), 10)
+		}
+	}
+	return string(b)
+}
+
+// ParseChunkSet parses what String returns: comma-separated ordinals ("7")
+// and ranges ("1-40"), ascending and not overlapping. Adjacent ranges are
+// merged.
+func ParseChunkSet(text string) (ChunkSet, error) {
+	var s ChunkSet
+	if text == "" {
+		return s, nil
+	}
+	for item := range strings.SplitSeq(text, ",") {
+		lo, hi, isRange := strings.Cut(item, "-")
+		a, err := parseOrdinal(lo)
+		if err != nil {
+			return ChunkSet{}, fmt.Errorf("streams: chunk set %q: %w", text, err)
+		}
+		b := a
+		if isRange {
+			if b, err = parseOrdinal(hi); err != nil {
+				return ChunkSet{}, fmt.Errorf("streams: chunk set %q: %w", text, err)
+			}
+			if b < a {
+				return ChunkSet{}, fmt.Errorf("streams: chunk set %q: range %s is backwards", text, item)
+			}
+		}
+		last := len(s.r) - 1
+		switch {
+		case last >= 0 && a <= s.r[last].hi:
+			return ChunkSet{}, fmt.Errorf("streams: chunk set %q: %s is not after %d", text, item, s.r[last].hi)
+		case last >= 0 && a == s.r[last].hi+1:
+			s.r[last].hi = b
+		default:
+			s.r = append(s.r, ordinalRange{a, b})
+		}
+	}
+	return s, nil
+}
+
+// parseOrdinal accepts a decimal ordinal ≥ 1 without sign or leading zero.
+func parseOrdinal(t string) (int, error) {
+	if t == "" || t[0] < '1' || t[0] > '9' {
+		return 0, fmt.Errorf("bad ordinal %q", t)
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		return 0, fmt.Errorf("bad ordinal %q", t)
+	}
+	return n, nil
+}
+
+// MarshalJSON encodes the set as its String.
+func (s ChunkSet) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON decodes a string of ParseChunkSet's form.
+func (s *ChunkSet) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err != nil {
+		return fmt.Errorf("streams: chunk set: %w", err)
+	}
+	v, err := ParseChunkSet(text)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
 }

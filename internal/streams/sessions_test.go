@@ -2,8 +2,12 @@ package streams_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,8 +152,8 @@ func TestSessionsCRUD(t *testing.T) {
 		t.Fatalf("create twice: %v", err)
 	}
 	stale := *r
-	r.AddChunk("2025-W01.1", 10)
-	r.AddChunk("2025-W01.1", 10)
+	r.AddChunk(1, 10)
+	r.AddChunk(1, 10)
 	if err := s.Put(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +165,7 @@ func TestSessionsCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Phase != store.PhasePublishing || len(got.Chunks) != 1 || got.PublishedMovements != 10 || !got.StartedAt.Equal(t0) ||
+	if got.Phase != store.PhasePublishing || got.ChunksDone() != 1 || !got.HasChunk(1) || got.HasChunk(2) || got.PublishedMovements != 10 || !got.StartedAt.Equal(t0) ||
 		len(got.Rejects) != 1 || got.Rejects[0] != r.Rejects[0] || got.Revision != r.Revision {
 		t.Fatalf("got %+v", got)
 	}
@@ -220,7 +224,7 @@ func TestSessionsUpdateConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				_, err := s.Update(ctx, "s", func(r *streams.SessionRecord) error {
-					r.AddChunk(fmt.Sprintf("w%d.%d", w, i), 1)
+					r.AddChunk(1+w*each+i, 1)
 					return nil
 				})
 				errs <- err
@@ -235,8 +239,8 @@ func TestSessionsUpdateConcurrent(t *testing.T) {
 		}
 	}
 	got, _ := s.Get(ctx, "s")
-	if len(got.Chunks) != writers*each || got.PublishedMovements != writers*each {
-		t.Fatalf("lost updates: %d chunks, %d movements, want %d", len(got.Chunks), got.PublishedMovements, writers*each)
+	if got.ChunksDone() != writers*each || got.Acked.String() != fmt.Sprintf("1-%d", writers*each) || got.PublishedMovements != writers*each {
+		t.Fatalf("lost updates: %d chunks (%q), %d movements, want %d", got.ChunksDone(), got.Acked, got.PublishedMovements, writers*each)
 	}
 }
 
@@ -284,5 +288,149 @@ func TestMarkCompletedAndWait(t *testing.T) {
 	defer cancel()
 	if _, err := s.WaitPhase(short, "nothing", store.PhaseCompleted); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wait timeout: %v", err)
+	}
+}
+
+func TestChunkSetAgainstMap(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		const n = 300
+		var s streams.ChunkSet
+		want := map[int]bool{}
+		// Mostly in order, as acknowledgements come, with stragglers and
+		// repeats.
+		for i := 0; i < 2*n; i++ {
+			k := 1 + i/2
+			if rng.IntN(4) == 0 {
+				k = 1 + rng.IntN(n)
+			}
+			if added := s.Add(k); added == want[k] {
+				t.Fatalf("seed %d: Add(%d) = %v with %d already in: %v", seed, k, added, k, want[k])
+			}
+			want[k] = true
+			if s.Len() != len(want) {
+				t.Fatalf("seed %d: Len %d, want %d", seed, s.Len(), len(want))
+			}
+		}
+		for k := 0; k <= n+2; k++ {
+			if s.Has(k) != want[k] {
+				t.Fatalf("seed %d: Has(%d) = %v", seed, k, s.Has(k))
+			}
+		}
+		// The text is canonical: ranges ascending, disjoint, not adjacent,
+		// and it parses back to the same set.
+		text := s.String()
+		var runs []string
+		for k := 1; k <= n+1; k++ {
+			if want[k] && !want[k-1] {
+				lo := k
+				for want[k+1] {
+					k++
+				}
+				if k == lo {
+					runs = append(runs, strconv.Itoa(lo))
+				} else {
+					runs = append(runs, fmt.Sprintf("%d-%d", lo, k))
+				}
+			}
+		}
+		if want := strings.Join(runs, ","); text != want {
+			t.Fatalf("seed %d: String %q, want %q", seed, text, want)
+		}
+		back, err := streams.ParseChunkSet(text)
+		if err != nil || back.String() != text || back.Len() != s.Len() {
+			t.Fatalf("seed %d: ParseChunkSet(%q) = %q, %v", seed, text, back, err)
+		}
+	}
+}
+
+func TestChunkSetAdd(t *testing.T) {
+	tests := []struct {
+		add  []int
+		want string
+	}{
+		{nil, ""},
+		{[]int{1, 2, 3}, "1-3"},
+		{[]int{3, 2, 1}, "1-3"},
+		{[]int{1, 3}, "1,3"},
+		{[]int{1, 3, 2}, "1-3"},
+		{[]int{5, 1, 3, 4}, "1,3-5"},
+		{[]int{10, 20, 15, 11, 19, 1}, "1,10-11,15,19-20"},
+		{[]int{2, 2, 2}, "2"},
+	}
+	for _, tt := range tests {
+		var s streams.ChunkSet
+		for _, k := range tt.add {
+			s.Add(k)
+		}
+		if s.String() != tt.want {
+			t.Errorf("Add %v: %q, want %q", tt.add, s.String(), tt.want)
+		}
+	}
+}
+
+func TestParseChunkSet(t *testing.T) {
+	good := map[string]string{"": "", "1": "1", "1-3": "1-3", "1-3,4": "1-4", "1-3,4-6,8": "1-6,8", "2,4": "2,4", "7-7": "7"}
+	for in, want := range good {
+		s, err := streams.ParseChunkSet(in)
+		if err != nil || s.String() != want {
+			t.Errorf("ParseChunkSet(%q) = %q, %v; want %q", in, s.String(), err, want)
+		}
+	}
+	for _, in := range []string{"0", "01", "-1", "+1", " 1", "1 ", "a", "1-", "-", ",", "1,", ",1", "1,,2", "3-1", "1,1", "2,1", "1-3,2-5", "1-3,3", "1-2-3", "99999999999999999999"} {
+		if s, err := streams.ParseChunkSet(in); err == nil {
+			t.Errorf("ParseChunkSet(%q) = %q, want an error", in, s.String())
+		}
+	}
+}
+
+// TestSessionRecordJSON: a record as this build writes it keeps its
+// acknowledged chunks as ranges of ordinals and reads back equal; a record
+// as earlier builds wrote it (IDs in "chunks") still reads, counts and
+// resolves through the plan.
+func TestSessionRecordJSON(t *testing.T) {
+	r := streams.SessionRecord{ID: "s1", Phase: store.PhasePublishing, TotalChunks: 6}
+	for _, k := range []int{6, 5, 4, 2} {
+		r.AddChunk(k, 10)
+	}
+	b, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"acked":"2,4-6"`) || strings.Contains(string(b), `"chunks"`) {
+		t.Fatalf("record JSON %s", b)
+	}
+	var back streams.SessionRecord
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Acked.String() != "2,4-6" || back.ChunksDone() != 4 || back.PublishedMovements != 40 || !back.HasChunk(5) || back.HasChunk(3) {
+		t.Fatalf("read back %+v", back)
+	}
+	if b, _ := json.Marshal(&streams.SessionRecord{ID: "empty"}); strings.Contains(string(b), "acked") {
+		t.Fatalf("empty set written: %s", b)
+	}
+
+	legacy := `{"id":"s2","account":"a","broker":"tastytrade","file":"f.csv","sha256":"ab","bytes":10,"phase":"cancelled",` +
+		`"rows":9,"movements":30,"total_chunks":4,"chunks":["2024-W03.1","2024-W02.2","1999-W01.1"],"published_movements":21,` +
+		`"started_published":true,"rejected":0,"started_at":"2026-11-29T10:00:00Z"}`
+	var old streams.SessionRecord
+	if err := json.Unmarshal([]byte(legacy), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.ChunksDone() != 3 || old.Acked.Len() != 0 || !old.Resumable() {
+		t.Fatalf("legacy record: %d chunks done, acked %q", old.ChunksDone(), old.Acked)
+	}
+	plan := map[string]int{"2024-W01.1": 1, "2024-W02.1": 2, "2024-W02.2": 3, "2024-W03.1": 4}
+	old.ResolveLegacy(func(id string) int { return plan[id] })
+	if old.Acked.String() != "3-4" || fmt.Sprint(old.Chunks) != "[1999-W01.1]" || old.ChunksDone() != 3 || old.PublishedMovements != 21 {
+		t.Fatalf("resolved: acked %q, left %v, %d done, %d movements", old.Acked, old.Chunks, old.ChunksDone(), old.PublishedMovements)
+	}
+
+	for _, bad := range []string{`{"acked":"2-1"}`, `{"acked":5}`, `{"acked":"x"}`} {
+		var r streams.SessionRecord
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("%s decoded to acked %q, want an error", bad, r.Acked)
+		}
 	}
 }
