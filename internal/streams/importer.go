@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,11 @@ var (
 	// ErrNoRows: the statement has a header and no data row (an export of
 	// an empty period, or a truncated file). Nothing is published.
 	ErrNoRows = errors.New("streams: no data rows after the header")
+	// ErrPlanChanged: an unfinished session of the file was started with
+	// another chunk plan (the byte budget changed: another server
+	// max_payload, or Request.ByteBudget), so its acknowledged chunks
+	// cannot be matched with this run's. Nothing is published.
+	ErrPlanChanged = errors.New("streams: chunk plan differs from the unfinished session's")
 )
 
 // InvalidRowsError reports a file refused for its row errors. Nothing was
@@ -338,6 +344,9 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 		res.Outcome = OutcomeAlreadySealed
 		return res, nil
 	}
+	if err := samePlan(rec, a); err != nil {
+		return res, err
+	}
 	if rec.Phase != store.PhasePublishing {
 		// A cancelled session, or a failed one whose file is back to the
 		// content it had: publishing again.
@@ -439,11 +448,24 @@ func (im *Importer) newRecord(a *chunker.Analysis, abs string) *SessionRecord {
 	r := &SessionRecord{
 		ID: a.SessionID, Account: a.Account, Broker: a.Broker, File: a.File, Path: abs,
 		SHA256: a.SHA256, Bytes: a.Bytes, Phase: store.PhasePublishing,
-		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks),
+		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks), Plan: PlanFingerprint(a.Chunks),
 		Rejected: a.RowErrorCount, StartedAt: now, UpdatedAt: now,
 	}
 	r.Rejects, r.RejectsTruncated = rejectsWithin(a, maxRejectBytes)
 	return r
+}
+
+// samePlan returns ErrPlanChanged, with both plans' sizes and the byte
+// budget, if the session rec was started with a plan other than a's (for a
+// record without a fingerprint, one of another size).
+func samePlan(rec *SessionRecord, a *chunker.Analysis) error {
+	fp := PlanFingerprint(a.Chunks)
+	if rec.Plan == fp || (rec.Plan == "" && rec.TotalChunks == len(a.Chunks)) {
+		return nil
+	}
+	return fmt.Errorf("%w: session %s was started with %d chunks (plan %s), this run cuts %s into %d (plan %s, byte budget %d): "+
+		"import it with the byte budget and server max_payload it was started with",
+		ErrPlanChanged, rec.ID, rec.TotalChunks, cmp.Or(rec.Plan, "unrecorded"), a.File, len(a.Chunks), fp, a.ByteBudget)
 }
 
 // maxRejectBytes bounds the encoded rejects carried in a session record and

@@ -269,6 +269,61 @@ func TestImportCancelledThenResumed(t *testing.T) {
 	}
 }
 
+// TestImportRefusesChangedPlan: a session interrupted after three chunks
+// is not resumed by a run that cuts the file another way (a smaller byte
+// budget): its acknowledged ordinals would name other chunks. Nothing is
+// published and the record is left as it was; the original budget then
+// resumes it, and every movement is published exactly once.
+func TestImportRefusesChangedPlan(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "p.csv"))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	seen := 0
+	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
+		if strings.HasPrefix(p, "chunk:") {
+			if seen++; seen == 3 {
+				cancel()
+			}
+		}
+	}})
+	if !errors.Is(err, streams.ErrCancelled) {
+		t.Fatalf("first run: %v", err)
+	}
+	before, err := r.sessions.Get(testCtx(t), res.Analysis.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Plan != streams.PlanFingerprint(res.Analysis.Chunks) {
+		t.Fatalf("record plan %q, analysis %q", before.Plan, streams.PlanFingerprint(res.Analysis.Chunks))
+	}
+	messages := len(r.messages(t))
+
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", ByteBudget: chunker.MinByteBudget})
+	if !errors.Is(err, streams.ErrPlanChanged) {
+		t.Fatalf("resume with another budget: %v, want ErrPlanChanged", err)
+	}
+	if len(res.Analysis.Chunks) == before.TotalChunks {
+		t.Fatalf("the smaller budget cut the file into the same %d chunks: the test proves nothing", before.TotalChunks)
+	}
+	after, err := r.sessions.Get(testCtx(t), before.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision != before.Revision || len(r.messages(t)) != messages {
+		t.Fatalf("refused resume changed things: revision %d -> %d, messages %d -> %d",
+			before.Revision, after.Revision, messages, len(r.messages(t)))
+	}
+
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Skipped != 3 || res.Outcome != streams.OutcomeSealed {
+		t.Fatalf("resume with the original budget: resumed=%v skipped %d outcome %v", res.Resumed, res.Skipped, res.Outcome)
+	}
+	requireExactlyOnce(t, r.messages(t), res.Analysis)
+}
+
 // TestImportResumesLegacyRecord resumes a session whose record lists its
 // acknowledged chunks by ID, as builds before session 4 wrote it: those
 // chunks are skipped, and the record ends with every ordinal in Acked and
