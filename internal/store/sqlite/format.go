@@ -69,23 +69,6 @@ func (f *formatter) document(m *events.Movement) string {
 	return unsafe.String(unsafe.SliceData(doc), len(doc))
 }
 
-// nullDecimal is decimal, with zero as NULL (version 4's movements table,
-// which the migration tests write).
-func (f *formatter) nullDecimal(d decimal.Decimal) any {
-	if d.IsZero() {
-		return nil
-	}
-	return f.decimal(d)
-}
-
-// text returns s, or NULL for "".
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // nullDate returns d as YYYY-MM-DD, or NULL for the zero date.
 func nullDate(d events.Date) any {
 	if d.IsZero() {

@@ -398,3 +398,20 @@ func TestMovementsViewIsVersion4Table(t *testing.T) {
 		}
 	}
 }
+
+// nullDecimal is decimal, with zero as NULL (version 4's movements table,
+// which the migration tests write).
+func (f *formatter) nullDecimal(d decimal.Decimal) any {
+	if d.IsZero() {
+		return nil
+	}
+	return f.decimal(d)
+}
+
+// text returns s, or NULL for "".
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
