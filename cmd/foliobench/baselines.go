@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projector"
+	"github.com/foliostream/foliostream/internal/store/sqlite"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	_ "modernc.org/sqlite" // the bare driver baseline
@@ -73,13 +75,14 @@ const rawOmit = events.OmitID | events.OmitAccount | events.OmitKind | events.Om
 
 // rawSQLite inserts every movement of the statements into a fresh SQLite
 // file with the bare driver: the store's pragmas (WAL, synchronous=FULL,
-// the writer's cache size and temp_store), one transaction per batchSize
+// the writer's cache size and temp_store, the page size), one transaction per batchSize
 // chunks or 8 MiB of bodies (the projector's batch), one prepared one-row
 // INSERT. Decoding the bodies is not timed. It returns the time spent in
 // the inserts and commits.
 func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int) (time.Duration, error) {
 	path := filepath.Join(dir, "raw.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	db, err := sql.Open("sqlite", path+fmt.Sprintf("?_pragma=page_size(%d)", sqlite.PageSize)+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return 0, err
 	}

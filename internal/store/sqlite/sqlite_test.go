@@ -203,6 +203,42 @@ func TestPragmas(t *testing.T) {
 	if mode != "wal" {
 		t.Errorf("journal_mode = %q, want wal", mode)
 	}
+	var size int
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if size != sqlite.PageSize {
+		t.Errorf("page_size = %d, want %d", size, sqlite.PageSize)
+	}
+}
+
+// A file made with another page size keeps it: Open does not rewrite it.
+func TestPageSizeOfExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	db, err := sql.Open("sqlite", path+"?_pragma=page_size(4096)&_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE made_elsewhere (x)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := open(t, path)
+	if err := s.WriteBatch(t.Context(), &store.Batch{Sessions: []store.Session{{ID: "s1", Account: "a", Phase: store.PhasePublishing}}}); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var size int
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if size != 4096 {
+		t.Errorf("page_size = %d, want the file's 4096", size)
+	}
 }
 
 // A person can read every table with the sqlite3 shell while the store is
