@@ -60,13 +60,13 @@ const insertReject = `INSERT INTO rejects (session, account, line, column_name, 
 
 // WriteBatch implements [store.Store]: one transaction, committed (and
 // fsynced) before it returns nil. Movements go in multi-row INSERTs of
-// rowsPerInsert rows.
+// movementRowsPerInsert rows.
 func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if len(b.Chunks) == 0 && len(b.Sessions) == 0 && len(b.Rejects) == 0 {
 		return nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ins := newBulkInsert(ctx, tx, "movement_docs", movementInsertColumns, movementUpsert)
+		ins := newBulkInsert(ctx, tx, "movement_docs", movementInsertColumns, movementUpsert).withRows(movementRowsPerInsert)
 		defer ins.close()
 		f := newFormatter()
 		var offs accountOffsets
