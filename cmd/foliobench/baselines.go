@@ -82,7 +82,7 @@ const rawOmit = events.OmitID | events.OmitAccount | events.OmitKind | events.Om
 func rawSQLite(ctx context.Context, dir string, sts []*statement, batchSize int) (time.Duration, error) {
 	path := filepath.Join(dir, "raw.db")
 	db, err := sql.Open("sqlite", path+fmt.Sprintf("?_pragma=page_size(%d)", sqlite.PageSize)+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return 0, err
 	}

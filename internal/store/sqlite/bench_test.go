@@ -219,7 +219,7 @@ func BenchmarkChunkBlobTable(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "blobs.db")+
-			"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)")
+			fmt.Sprintf("?_pragma=page_size(%d)", sqlite.PageSize)+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)")
 		if err != nil {
 			b.Fatal(err)
 		}
