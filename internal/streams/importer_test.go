@@ -212,25 +212,27 @@ func TestImportSameFileThreeTimes(t *testing.T) {
 	}
 }
 
+// cancelAt returns a context and a Request.Pause hook that cancels it at
+// the n-th pause point with the prefix (chunks are emitted in file order,
+// in these tests newest week first, so count them).
+func cancelAt(t *testing.T, prefix string, n int) (context.Context, func(context.Context, string)) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	seen := 0
+	return ctx, func(_ context.Context, p string) {
+		if strings.HasPrefix(p, prefix) {
+			if seen++; seen == n {
+				cancel()
+			}
+		}
+	}
+}
+
 func TestImportCancelledThenResumed(t *testing.T) {
 	r := newRig(t, natsembed.Config{})
 	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "c.csv"))
 
-	// cancelAt cancels at the n-th pause point with the prefix (chunks are
-	// emitted in file order, here newest week first, so count them).
-	cancelAt := func(prefix string, n int) (context.Context, func(context.Context, string)) {
-		ctx, cancel := context.WithCancel(testCtx(t))
-		seen := 0
-		return ctx, func(_ context.Context, p string) {
-			if strings.HasPrefix(p, prefix) {
-				if seen++; seen == n {
-					cancel()
-				}
-			}
-		}
-	}
 	// Interrupted mid-chunks, after the third: stops between chunks.
-	ctx, hook := cancelAt("chunk:", 3)
+	ctx, hook := cancelAt(t, "chunk:", 3)
 	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
 	if !errors.Is(err, streams.ErrCancelled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v want ErrCancelled", err)
@@ -242,7 +244,7 @@ func TestImportCancelledThenResumed(t *testing.T) {
 		t.Fatalf("after cancel: phase %s cancellations %d chunks %d/%d (%q)", rec.Phase, rec.Cancellations, rec.ChunksDone(), rec.TotalChunks, rec.Acked)
 	}
 	// Interrupted again, after every chunk but before sealing.
-	ctx, hook = cancelAt("before-sealed", 1)
+	ctx, hook = cancelAt(t, "before-sealed", 1)
 	res, err = r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
 	if !errors.Is(err, streams.ErrCancelled) {
 		t.Fatalf("second run: %v", err)
@@ -277,15 +279,8 @@ func TestImportCancelledThenResumed(t *testing.T) {
 func TestImportRefusesChangedPlan(t *testing.T) {
 	r := newRig(t, natsembed.Config{})
 	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "p.csv"))
-	ctx, cancel := context.WithCancel(testCtx(t))
-	seen := 0
-	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
-		if strings.HasPrefix(p, "chunk:") {
-			if seen++; seen == 3 {
-				cancel()
-			}
-		}
-	}})
+	ctx, hook := cancelAt(t, "chunk:", 3)
+	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
 	if !errors.Is(err, streams.ErrCancelled) {
 		t.Fatalf("first run: %v", err)
 	}
@@ -331,15 +326,8 @@ func TestImportRefusesChangedPlan(t *testing.T) {
 func TestImportResumesLegacyRecord(t *testing.T) {
 	r := newRig(t, natsembed.Config{})
 	path := statement{rows: 200, days: 100}.write(t, filepath.Join(r.dir, "l.csv"))
-	ctx, cancel := context.WithCancel(testCtx(t))
-	seen := 0
-	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: func(_ context.Context, p string) {
-		if strings.HasPrefix(p, "chunk:") {
-			if seen++; seen == 4 {
-				cancel()
-			}
-		}
-	}})
+	ctx, hook := cancelAt(t, "chunk:", 4)
+	res, err := r.im.Import(ctx, streams.Request{Path: path, Account: "acct1", Pause: hook})
 	if !errors.Is(err, streams.ErrCancelled) {
 		t.Fatalf("first run: %v", err)
 	}
