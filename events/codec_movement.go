@@ -77,20 +77,8 @@ func appendMovementReflect(dst []byte, m *Movement, omit Omit) []byte {
 	return append(dst, '}')
 }
 
-// UnmarshalMovement decodes a movement's JSON object into m, over the
-// values m already has, as json.Unmarshal(data, m) does, for the fields f
-// holds (every field for the zero Fields) and the identity and order fields
-// (ID, Account, Kind, Time, Seq, Part). The values of other members are
-// skipped as JSON values without being decoded: data must be valid JSON,
-// but a member f does not ask for may hold what its field would refuse.
-func UnmarshalMovement(data []byte, m *Movement, f Fields) error {
-	var d MovementDecoder
-	return d.Decode(data, m, f)
-}
-
-// A MovementDecoder decodes movement objects one after another, as
-// [UnmarshalMovement] does, sharing equal strings and decimals between the
-// movements it decodes (a history repeats its accounts, tickers, kinds and
+// A MovementDecoder decodes movement objects one after another, sharing
+// equal strings and decimals between the movements it decodes (a history repeats its accounts, tickers, kinds and
 // amounts) instead of allocating each anew. The caller may reuse data
 // after Decode returns. The zero MovementDecoder is ready to use; it is
 // not safe for concurrent use.
@@ -98,7 +86,12 @@ type MovementDecoder struct {
 	d chunkDecoder
 }
 
-// Decode is [UnmarshalMovement] with the decoder's shared values.
+// Decode decodes a movement's JSON object into m, over the values m already
+// has, as json.Unmarshal(data, m) does, for the fields f holds (every field
+// for the zero Fields) and the identity and order fields (ID, Account,
+// Kind, Time, Seq, Part). The values of other members are skipped as JSON
+// values without being decoded: data must be valid JSON, but a member f
+// does not ask for may hold what its field would refuse.
 func (md *MovementDecoder) Decode(data []byte, m *Movement, f Fields) error {
 	d := &md.d
 	d.data, d.pos, d.owned = data, 0, true

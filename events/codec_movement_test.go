@@ -15,7 +15,7 @@ import (
 
 // The per-movement codec must be the chunk codec, and so encoding/json, for
 // one movement: these tests compare AppendMovementJSON with json.Marshal
-// and UnmarshalMovement with json.Unmarshal, like codec_chunk_test.go does
+// and MovementDecoder.Decode with json.Unmarshal, like codec_chunk_test.go does
 // for chunks.
 
 // omits are the Omit sets the tests try: none, each member alone, and the
@@ -86,7 +86,7 @@ func TestAppendMovementJSONDecimalSettings(t *testing.T) {
 	}
 }
 
-// requireSameMovementDecoding fails unless UnmarshalMovement and
+// requireSameMovementDecoding fails unless MovementDecoder.Decode and
 // encoding/json both refuse data, or both accept it with identical
 // results, and unless a decoding of some fields only is the full one
 // trimmed to them. dec is reused between calls.
@@ -105,21 +105,21 @@ func requireSameMovementDecoding(t *testing.T, dec *MovementDecoder, data []byte
 	case wantErr != nil && gotErr != nil:
 		return false
 	case wantErr != nil:
-		t.Fatalf("UnmarshalMovement accepts what encoding/json refuses (%v):\n%q\ngot %+v", wantErr, data, got)
+		t.Fatalf("MovementDecoder.Decode accepts what encoding/json refuses (%v):\n%q\ngot %+v", wantErr, data, got)
 	case gotErr != nil:
-		t.Fatalf("UnmarshalMovement refuses what encoding/json accepts: %v\n%q", gotErr, data)
+		t.Fatalf("MovementDecoder.Decode refuses what encoding/json accepts: %v\n%q", gotErr, data)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("UnmarshalMovement(%q):\ngot  %s\nwant %s", data, dumpChunk(&Chunk{Movements: []Movement{got}}),
+		t.Fatalf("MovementDecoder.Decode(%q):\ngot  %s\nwant %s", data, dumpChunk(&Chunk{Movements: []Movement{got}}),
 			dumpChunk(&Chunk{Movements: []Movement{want}}))
 	}
 	var some Movement
 	if err := dec.Decode(data, &some, f); err != nil {
-		t.Fatalf("UnmarshalMovement(%q, %b): %v", data, f, err)
+		t.Fatalf("MovementDecoder.Decode(%q, %b): %v", data, f, err)
 	}
 	f.Trim(&want)
 	if !reflect.DeepEqual(some, want) {
-		t.Fatalf("UnmarshalMovement(%q, %b):\ngot  %s\nwant %s", data, f, dumpChunk(&Chunk{Movements: []Movement{some}}),
+		t.Fatalf("MovementDecoder.Decode(%q, %b):\ngot  %s\nwant %s", data, f, dumpChunk(&Chunk{Movements: []Movement{some}}),
 			dumpChunk(&Chunk{Movements: []Movement{want}}))
 	}
 	return true
@@ -152,7 +152,7 @@ func movementCases(t testing.TB) []string {
 		`{"time":"2025-08-25T10:00:00","time":"2025-08-25T10:00:01"}`)
 }
 
-func TestUnmarshalMovementMatchesJSON(t *testing.T) {
+func TestMovementDecoderMatchesJSON(t *testing.T) {
 	var dec MovementDecoder
 	accepted := 0
 	cases := movementCases(t)
@@ -171,7 +171,7 @@ func TestUnmarshalMovementMatchesJSON(t *testing.T) {
 // Random movements, encoded by encoding/json and by AppendMovementJSON
 // without some members, decode as encoding/json decodes them, through one
 // decoder that shares values between them.
-func TestUnmarshalMovementRandom(t *testing.T) {
+func TestMovementDecoderRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	var dec MovementDecoder
 	accepted := 0
