@@ -29,8 +29,9 @@ const (
 	DefaultMaxBackoff    = 5 * time.Second
 	DefaultMaxInsertRows = 100_000
 	DefaultMaxOpenConns  = 4
-	// DefaultScanWindowRows bounds the rows of one read of ScanMovements.
-	DefaultScanWindowRows = 20_000
+	// DefaultScanWindowRows bounds the rows of one read of ScanMovements
+	// (which holds up to three windows at a time: see scanReaders).
+	DefaultScanWindowRows = 10_000
 	// DefaultProjectionBatchRows bounds the rows of one INSERT of
 	// WriteProjections, per table.
 	DefaultProjectionBatchRows = 10_000
@@ -67,9 +68,11 @@ type Options struct {
 	MaxInsertRows int
 	// MaxOpenConns bounds the connection pool. Default [DefaultMaxOpenConns].
 	MaxOpenConns int
-	// ScanWindowRows bounds how many movements [Store.ScanMovements] reads
-	// and holds at a time (a window of whole dates; a date with more rows is
-	// read alone). Default [DefaultScanWindowRows].
+	// ScanWindowRows bounds how many movements one query of
+	// [Store.ScanMovements] reads (a window of whole dates; a date with more
+	// rows is read alone); a scan holds up to three windows at a time, two
+	// being read while the caller consumes the third. Default
+	// [DefaultScanWindowRows].
 	ScanWindowRows int
 	// ProjectionBatchRows is how many rows of one projection table
 	// [Store.WriteProjections] gathers before it inserts them. Default

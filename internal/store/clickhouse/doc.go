@@ -70,7 +70,13 @@
 // dates of at most [Options.ScanWindowRows] rows each with FINAL, and sorts
 // each window in events.Compare order in Go: a movement's date is the day of
 // its time, so windows of whole dates follow each other in that order.
-// Memory on both sides is bounded by a window, whatever the history.
+// Two goroutines of the scan read the next two windows, each on its own
+// connection, while the caller consumes the current one, so that the
+// server's FINAL merge, the driver's decoding and the caller's work overlap
+// (this halved the scans of phase 2 at a million movements; the default
+// window went from 20,000 to 10,000 rows to keep the memory of the three
+// windows near that of the one it replaced). Memory on both sides is
+// bounded by a few windows, whatever the history.
 //
 // A scan reads only what its [projections.Query] asks for: the kinds are a
 // condition of both queries (and a window of a scan of some kinds lists the

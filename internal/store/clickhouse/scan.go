@@ -13,6 +13,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projections"
@@ -44,11 +45,19 @@ func kindFilter(kinds []events.Kind) (string, []any) {
 // per date (without FINAL, so an upper bound when duplicates are not yet
 // merged), then each window with FINAL, sorted here in [events.Compare]
 // order, which orders by time and so keeps dates contiguous. Memory on both
-// sides is bounded by a window, not by the history: an ORDER BY over the
-// whole account, or FINAL over all of it at once, exceeds a server's
-// per-query memory limit for a long history (ClickHouse 18.16 merges every
-// part's blocks at once). The movement given to fn is valid until fn
-// returns: its memory is reused for the next window.
+// sides is bounded by a few windows (scanReaders+1 on this side, see
+// below), not by the history: an ORDER BY over the whole account, or FINAL
+// over all of it at once, exceeds a server's per-query memory limit for a
+// long history (ClickHouse 18.16 merges every part's blocks at once). The
+// movement given to fn is valid until fn returns: its memory is reused for
+// a later window.
+//
+// The next windows are read while fn consumes the current one: each of
+// [scanReaders] goroutines of the scan (stopped before ScanMovements
+// returns) reads every scanReaders-th window on a connection of its own, so
+// that the server's FINAL merge of one window, the driver's decoding of
+// another and the caller's work on a third overlap instead of waiting for
+// each other. fn is called from the caller's goroutine only, in order.
 //
 // Only the kinds of q are read (in SQL; a window of a scan of some kinds
 // lists its dates, at most maxWindowDates, so a sparse kind does not read
@@ -65,25 +74,84 @@ func (s *Store) ScanMovements(ctx context.Context, account string, q projections
 	if err != nil {
 		return fmt.Errorf("scan movements of %s: %w", account, err)
 	}
-	w := movementWindow{row: newMovementRow(account, q)}
+	if len(days) == 0 {
+		return nil
+	}
+	// The windows' bounds in days, [bounds[k], bounds[k+1]).
+	bounds := []int{0}
 	for i := 0; i < len(days); {
 		j, rows := i+1, days[i].rows
 		for j < len(days) && rows+days[j].rows <= s.opts.ScanWindowRows && j-i < maxWindowDates {
 			rows += days[j].rows
 			j++
 		}
-		if err := s.readWindow(ctx, account, kinds, days[i:j], &w); err != nil {
-			return fmt.Errorf("scan movements of %s: %w", account, err)
+		bounds = append(bounds, j)
+		i = j
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	// Window k is read by reader k%scanReaders into a window from free and
+	// handed over on out[k%scanReaders]; fn consumes the windows in order,
+	// and each goes back to free. A reader holds at most one window and the
+	// consumer one, so scanReaders+1 windows never run out.
+	free := make(chan *movementWindow, scanReaders+1)
+	for range scanReaders + 1 {
+		free <- &movementWindow{}
+	}
+	var out [scanReaders]chan *movementWindow
+	for r := range out {
+		out[r] = make(chan *movementWindow)
+		row := newMovementRow(account, q) // the reader's own (its decimal cache)
+		g.Go(func() error {
+			defer close(out[r])
+			for k := r + 1; k < len(bounds); k += scanReaders {
+				var w *movementWindow
+				select {
+				case w = <-free:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				w.row = row
+				if err := s.readWindow(gctx, account, kinds, days[bounds[k-1]:bounds[k]], w); err != nil {
+					return err
+				}
+				select {
+				case out[r] <- w:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	var fnErr, ctxErr error
+consume:
+	for k := 1; k < len(bounds); k++ {
+		w, ok := <-out[(k-1)%scanReaders]
+		if !ok {
+			break // the reader failed: g.Wait returns why
 		}
 		for _, m := range w.sorted {
-			if err := fn(m); err != nil {
-				return err
+			if fnErr = fn(m); fnErr != nil {
+				break consume
 			}
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("scan movements of %s: %w", account, err)
+			if ctxErr = ctx.Err(); ctxErr != nil {
+				break consume
 			}
 		}
-		i = j
+		free <- w // never blocks: it has room for every window
+	}
+	cancel() // stops the readers when the scan ends early
+	readErr := g.Wait()
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case ctxErr != nil:
+		return fmt.Errorf("scan movements of %s: %w", account, ctxErr)
+	case readErr != nil:
+		return fmt.Errorf("scan movements of %s: %w", account, readErr)
 	}
 	return nil
 }
@@ -218,6 +286,11 @@ func newMovementRow(account string, q projections.Query) *movementRow {
 	r.sel = b.String()
 	return r
 }
+
+// scanReaders is how many windows [Store.ScanMovements] reads at a time,
+// each on a connection of its own, ahead of the one fn consumes: two, so
+// that the server merges one window while this side decodes another.
+const scanReaders = 2
 
 // maxWindowDates bounds the dates of one window of ScanMovements, which a
 // scan of some kinds lists in its query.

@@ -218,6 +218,55 @@ func TestScanMovementsStopsOnError(t *testing.T) {
 	if err := s.ScanMovements(ctx, "bench", projections.Query{}, func(*events.Movement) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("ScanMovements with a cancelled context = %v, want context.Canceled", err)
 	}
+	// A context cancelled during the scan (windows being read ahead) stops
+	// it after the movement being consumed.
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	calls = 0
+	err = s.ScanMovements(ctx, "bench", projections.Query{}, func(*events.Movement) error {
+		calls++
+		if calls == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || calls != 5 {
+		t.Errorf("ScanMovements cancelled at call 5 = %v after %d calls, want context.Canceled after 5", err, calls)
+	}
+}
+
+func TestScanMovementsOneConnection(t *testing.T) {
+	// The windows read ahead release their connection before they wait for
+	// the caller: with a pool of one connection, a scan whose callback
+	// queries the store (as phase 2's callback inserts projection rows)
+	// still completes, in order.
+	s := chtest.NewStore(t, clickhouse.Options{ScanWindowRows: 2, MaxOpenConns: 1})
+	if err := s.WriteBatch(t.Context(), &store.Batch{Chunks: benchChunks(2, 10), At: base}); err != nil {
+		t.Fatal(err)
+	}
+	want := scanAll(t, s, "bench")
+	if len(want) != 20 {
+		t.Fatalf("scanned %d movements, want 20", len(want))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var got []events.Movement
+	err := s.ScanMovements(ctx, "bench", projections.Query{}, func(m *events.Movement) error {
+		got = append(got, *m)
+		_, err := s.StoredChunks(ctx, "bench")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ScanMovements with queries in the callback: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("scanned %d movements, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].Equal(&want[i]) {
+			t.Fatalf("movement %d = %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
 }
 
 // liveHeap returns the bytes of live heap objects, after a collection.
