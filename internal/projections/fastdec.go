@@ -18,37 +18,6 @@ import (
 // the exponents. When a coefficient does not fit, or the result would
 // overflow, the helpers fall back to the method itself.
 
-// smallBounds[e-smallMinExp] are ±(10¹⁸−1)·10^e: a decimal of exponent e
-// has a coefficient of at most 18 digits exactly when it lies between
-// them, which one Cmp tells without an allocation (equal exponents compare
-// the coefficients), in about 60 % of NumDigits' time.
-var smallBounds = func() (b [smallMaxExp - smallMinExp + 1][2]decimal.Decimal) {
-	for i := range b {
-		e := int32(i) + smallMinExp
-		b[i] = [2]decimal.Decimal{decimal.New(-999_999_999_999_999_999, e), decimal.New(999_999_999_999_999_999, e)}
-	}
-	return b
-}()
-
-const smallMinExp, smallMaxExp = -64, 32
-
-// small is exactdec.Small(d): d's coefficient and exponent when the
-// coefficient has at most 18 digits.
-func small(d decimal.Decimal) (c int64, e int32, ok bool) {
-	e = d.Exponent()
-	sign := d.Sign()
-	switch {
-	case sign == 0:
-		return 0, e, true
-	case e < smallMinExp || e > smallMaxExp:
-		return exactdec.Small(d)
-	case sign < 0 && d.Cmp(smallBounds[e-smallMinExp][0]) < 0,
-		sign > 0 && d.Cmp(smallBounds[e-smallMinExp][1]) > 0:
-		return 0, 0, false
-	}
-	return d.CoefficientInt64(), e, true
-}
-
 // align brings two coefficients to the smaller exponent e.
 func align(ac int64, ae int32, bc int64, be int32) (x, y int64, e int32, ok bool) {
 	e = min(ae, be)
@@ -81,8 +50,8 @@ func newDec(c int64, e int32) decimal.Decimal {
 // decAdd is a.Add(b). An operand that is zero with an exponent not below
 // the other's leaves the other unchanged, shared (decimals are immutable).
 func decAdd(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	if ok1 && ok2 {
 		switch {
 		case bc == 0 && be >= ae:
@@ -101,8 +70,8 @@ func decAdd(a, b decimal.Decimal) decimal.Decimal {
 
 // decSub is a.Sub(b).
 func decSub(a, b decimal.Decimal) decimal.Decimal {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	if ok1 && ok2 {
 		if bc == 0 && be >= ae {
 			return a
@@ -127,8 +96,8 @@ func decMul(a, b decimal.Decimal) decimal.Decimal {
 // mul64 is a.Mul(b) as c·10^e, or false when a coefficient or the product
 // does not fit an int64.
 func mul64(a, b decimal.Decimal) (int64, int32, bool) {
-	ac, ae, ok1 := small(a)
-	bc, be, ok2 := small(b)
+	ac, ae, ok1 := exactdec.Small(a)
+	bc, be, ok2 := exactdec.Small(b)
 	e := int64(ae) + int64(be)
 	if !ok1 || !ok2 || e < math.MinInt32 || e > math.MaxInt32 {
 		return 0, 0, false
@@ -172,7 +141,7 @@ type decSum struct {
 // wide returns d's coefficient as a sign and a 128-bit magnitude, and its
 // exponent, or false when the coefficient does not fit.
 func wide(d decimal.Decimal) (hi, lo uint64, neg bool, e int32, ok bool) {
-	if c, e, ok := small(d); ok {
+	if c, e, ok := exactdec.Small(d); ok {
 		m := uint64(c)
 		if c < 0 {
 			m = -m
@@ -388,7 +357,7 @@ func decAbs(d decimal.Decimal) decimal.Decimal {
 	if d.Sign() >= 0 {
 		return d
 	}
-	if c, e, ok := small(d); ok {
+	if c, e, ok := exactdec.Small(d); ok {
 		return newDec(-c, e)
 	}
 	return d.Abs()

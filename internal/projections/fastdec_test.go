@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
-
-	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // sameDec fails unless got equals want in value, exponent and String().
@@ -140,40 +138,6 @@ func FuzzDecimalFastPath(f *testing.F) {
 		ae, be = ae%40, be%40
 		checkFastPath(t, decimal.New(ac, ae), decimal.New(bc, be))
 		checkFastPath(t, decimal.New(ac, ae).Mul(decimal.New(bc, 0)), decimal.New(bc, be))
-	})
-}
-
-// checkSmall fails unless small(d) is exactdec.Small(d).
-func checkSmall(t testing.TB, d decimal.Decimal) {
-	t.Helper()
-	c, e, ok := small(d)
-	wc, we, wok := exactdec.Small(d)
-	if c != wc || e != we || ok != wok {
-		t.Errorf("small(%s e%d) = %d, %d, %v; exactdec.Small: %d, %d, %v", d.Coefficient(), d.Exponent(), c, e, ok, wc, we, wok)
-	}
-}
-
-func TestSmall(t *testing.T) {
-	for _, d := range fastDecOperands {
-		checkSmall(t, d)
-		checkSmall(t, d.Neg())
-	}
-	for _, e := range []int32{smallMinExp - 1, smallMinExp, -28, 0, smallMaxExp, smallMaxExp + 1} {
-		for _, c := range []int64{0, 1, -1, 999_999_999_999_999_999, -999_999_999_999_999_999, 1e18, -1e18, math.MaxInt64, math.MinInt64} {
-			checkSmall(t, decimal.New(c, e))
-			checkSmall(t, decimal.New(c, e).Mul(decimal.New(10, 0)))
-		}
-	}
-}
-
-func FuzzSmall(f *testing.F) {
-	f.Add(int64(999_999_999_999_999_999), int32(-28), int64(1))
-	f.Add(int64(math.MinInt64), int32(0), int64(-1))
-	f.Add(int64(1e18), int32(-70), int64(0))
-	f.Fuzz(func(t *testing.T, c int64, e int32, m int64) {
-		e %= 80
-		checkSmall(t, decimal.New(c, e))
-		checkSmall(t, decimal.New(c, e).Mul(decimal.New(m, 0))) // up to 37 digits
 	})
 }
 

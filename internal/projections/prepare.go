@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/exactdec"
 	"github.com/shopspring/decimal"
 )
 
@@ -167,7 +168,7 @@ type strikeID struct {
 
 // strikeKey returns d's strikeID.
 func strikeKey(d decimal.Decimal) strikeID {
-	c, e, ok := small(d)
+	c, e, ok := exactdec.Small(d)
 	if !ok {
 		return longStrikeKey(d)
 	}
