@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/foliostream/foliostream/internal/exactdec"
 )
 
 // The hand-written chunk encoder. It writes exactly the bytes json.Marshal
@@ -241,62 +243,11 @@ func put2(p []byte, v int) {
 }
 
 // appendDecimal writes d as Decimal.MarshalJSON does in the default form:
-// its String inside quotes. Coefficients of up to 18 digits with exponents
-// of up to 18 are printed here without allocating; anything else through
-// String.
+// its String inside quotes (exactdec.AppendText: without allocating for
+// coefficients of up to 18 digits and for 28-place quotients).
 func appendDecimal(b []byte, d decimal.Decimal) []byte {
-	exp := d.Exponent()
-	if exp < -18 || exp > 18 || d.NumDigits() > 18 {
-		b = append(b, '"')
-		b = append(b, d.String()...)
-		return append(b, '"')
-	}
-	c := d.CoefficientInt64()
 	b = append(b, '"')
-	if c < 0 {
-		b = append(b, '-')
-	}
-	u := uint64(c)
-	if c < 0 {
-		u = -u
-	}
-	var buf [20]byte
-	digits := strconv.AppendUint(buf[:0], u, 10)
-	switch {
-	case exp == 0:
-		b = append(b, digits...)
-	case exp > 0:
-		if u == 0 {
-			b = append(b, '0')
-		} else {
-			b = append(b, digits...)
-			for range exp {
-				b = append(b, '0')
-			}
-		}
-	default:
-		scale := int(-exp)
-		frac, zeros := digits, 0
-		if len(digits) > scale {
-			b = append(b, digits[:len(digits)-scale]...)
-			frac = digits[len(digits)-scale:]
-		} else {
-			b = append(b, '0')
-			zeros = scale - len(digits)
-		}
-		i := len(frac)
-		for i > 0 && frac[i-1] == '0' {
-			i--
-		}
-		frac = frac[:i]
-		if len(frac) > 0 {
-			b = append(b, '.')
-			for range zeros {
-				b = append(b, '0')
-			}
-			b = append(b, frac...)
-		}
-	}
+	b = exactdec.AppendText(b, d)
 	return append(b, '"')
 }
 

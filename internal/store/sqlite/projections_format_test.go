@@ -50,14 +50,3 @@ func TestDecimalText(t *testing.T) {
 		checkDecimalText(t, f, d)
 	}
 }
-
-func FuzzDecimalText(f *testing.F) {
-	f.Add(uint64(0), uint64(26912939379629688), false, int32(-28))
-	f.Add(uint64(1), uint64(0), true, int32(-19))
-	f.Add(uint64(math.MaxUint64), uint64(math.MaxUint64), false, int32(-45))
-	f.Add(uint64(0), uint64(100), true, int32(3))
-	fm := newFormatter()
-	f.Fuzz(func(t *testing.T, hi, lo uint64, neg bool, e int32) {
-		checkDecimalText(t, fm, wide(hi, lo, neg, e%64))
-	})
-}
