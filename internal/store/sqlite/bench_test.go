@@ -105,6 +105,7 @@ func writeAll(tb testing.TB, s *sqlite.Store, batches [][]*events.Chunk) {
 // sensitive than the wall time to other processes on the same cores).
 func benchWrites(b *testing.B, batches [][]*events.Chunk, n int, open func() *sqlite.Store) {
 	var took, cpu time.Duration
+	var size int64
 	for b.Loop() {
 		b.StopTimer()
 		s := open()
@@ -117,10 +118,17 @@ func benchWrites(b *testing.B, batches [][]*events.Chunk, n int, open func() *sq
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+		// Closing checkpoints the WAL into the file.
+		fi, err := os.Stat(s.Path())
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = fi.Size()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/took.Seconds(), "movements/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/movement")
+	b.ReportMetric(float64(size)/float64(n), "file-bytes/movement")
 }
 
 // freshStore opens a new store in a temporary directory.
@@ -142,6 +150,36 @@ func BenchmarkWriteBatch(b *testing.B) {
 			batches, n := statementBatches(b, rows)
 			benchWrites(b, batches, n, func() *sqlite.Store { return freshStore(b) })
 			b.ReportMetric(float64(len(batches)), "batches")
+		})
+	}
+}
+
+// BenchmarkWriteBatchPageSize is BenchmarkWriteBatch into a file made
+// with another page size first (Open keeps an existing file's page size):
+// what the store's 16 KiB pages (sqlite.PageSize) gain over SQLite's
+// default 4 KiB and the sizes around them.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatchPageSize -benchtime 2x -count 3
+func BenchmarkWriteBatchPageSize(b *testing.B) {
+	batches, n := statementBatches(b, 100_000)
+	for _, page := range []int{4096, 8192, sqlite.PageSize, 32768} {
+		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+			benchWrites(b, batches, n, func() *sqlite.Store {
+				path := filepath.Join(b.TempDir(), sqlite.FileName)
+				db, err := sql.Open("sqlite", path+fmt.Sprintf("?_pragma=page_size(%d)&_journal_mode=WAL", page))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.Exec(`CREATE TABLE page_size_set (x)`); err != nil {
+					b.Fatal(err)
+				}
+				db.Close()
+				s, err := sqlite.Open(b.Context(), path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return s
+			})
 		})
 	}
 }
