@@ -7,9 +7,17 @@ import (
 	"strconv"
 )
 
-// SchemaVersion is the version of the encoding this package writes and reads.
-// A changed schema gets a new version; old versions are never edited.
-const SchemaVersion = 1
+// SchemaVersion is the version of the encoding this package writes. A
+// changed schema gets a new version; old versions are never edited, and
+// [Unmarshal] reads every version since [MinSchemaVersion].
+//
+// Version 2 changed session.started only: it carries the plan's size and
+// fingerprint instead of every chunk of the plan. Every other type is the
+// same in both.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest version [Unmarshal] reads.
+const MinSchemaVersion = 1
 
 // Decoding errors; each marks a poison message.
 var (
@@ -37,10 +45,14 @@ func Marshal(e Event) ([]byte, error) {
 	return b, nil
 }
 
-// Unmarshal decodes a message body given its type and schema headers.
+// Unmarshal decodes a message body given its type and schema headers. It
+// reads every schema version from [MinSchemaVersion] to [SchemaVersion] and
+// returns the current types: a schema-1 session.started, which listed the
+// whole plan, reads as its count and [PlanFingerprint].
 func Unmarshal(typ, schema string, data []byte) (Event, error) {
-	if schema != SchemaHeader {
-		return nil, fmt.Errorf("%w: %q (this build reads %d)", ErrUnsupportedSchema, schema, SchemaVersion)
+	version, err := strconv.Atoi(schema)
+	if err != nil || version < MinSchemaVersion || version > SchemaVersion || schema != strconv.Itoa(version) {
+		return nil, fmt.Errorf("%w: %q (this build reads %d to %d)", ErrUnsupportedSchema, schema, MinSchemaVersion, SchemaVersion)
 	}
 	var e Event
 	switch Type(typ) {
@@ -52,6 +64,13 @@ func Unmarshal(typ, schema string, data []byte) (Event, error) {
 		}
 		return checkEvent(c)
 	case TypeSessionStarted:
+		if version == 1 {
+			var v1 sessionStartedV1
+			if err := json.Unmarshal(data, &v1); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
+			}
+			return checkEvent(v1.upgrade())
+		}
 		e = &SessionStarted{}
 	case TypeSessionSealed:
 		e = &SessionSealed{}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,12 @@ var (
 	sampleTime    = time.Date(2025, 9, 1, 8, 30, 0, 125000000, time.UTC)
 )
 
+// samplePlan is the plan of the sample session.started.
+var samplePlan = []ChunkRef{
+	{ID: "2025-W18.1", Ordinal: 1, Week: "2025-W18", Part: 1, Movements: 12, Bytes: 6841},
+	{ID: "2025-W35.1", Ordinal: 2, Week: "2025-W35", Part: 1, Movements: 466, Bytes: 262001},
+}
+
 // samples has one event of every type, every field set.
 func samples() map[Type]Event {
 	return map[Type]Event{
@@ -100,12 +107,10 @@ func samples() map[Type]Event {
 			Session: sampleSession, Account: "main", Broker: BrokerTastytrade, File: "MPWImportTest.csv",
 			SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Bytes: 35290, Rows: 172,
 			MinTime: wall("2025-04-28T15:01:02"), MaxTime: wall("2025-10-17T20:00:00"), Movements: 478,
-			Counts:  map[Kind]int{KindOption: 471, KindStock: 2, KindDividend: 2, KindDividendTax: 2, KindCash: 1},
-			Ignored: 1,
-			Chunks: []ChunkRef{
-				{ID: "2025-W18.1", Ordinal: 1, Week: "2025-W18", Part: 1, Movements: 12, Bytes: 6841},
-				{ID: "2025-W35.1", Ordinal: 2, Week: "2025-W35", Part: 1, Movements: 466, Bytes: 262001},
-			},
+			Counts:    map[Kind]int{KindOption: 471, KindStock: 2, KindDividend: 2, KindDividendTax: 2, KindCash: 1},
+			Ignored:   1,
+			Chunks:    len(samplePlan),
+			Plan:      PlanFingerprint(slices.Values(samplePlan)),
 			Rejects:   []RowReject{{Line: 14, Column: "Value", Value: "12,3x", Reason: "bad number"}},
 			StartedAt: sampleTime,
 		},
@@ -189,9 +194,6 @@ func eventEqual(a, b Event) bool {
 		if len(xx.Counts) == 0 && len(y.Counts) == 0 {
 			xx.Counts, y.Counts = nil, nil
 		}
-		if len(xx.Chunks) == 0 && len(y.Chunks) == 0 {
-			xx.Chunks, y.Chunks = nil, nil
-		}
 		if len(xx.Rejects) == 0 && len(y.Rejects) == 0 {
 			xx.Rejects, y.Rejects = nil, nil
 		}
@@ -269,6 +271,56 @@ func TestAmountsTravelAsExactStrings(t *testing.T) {
 	}
 }
 
+// TestSchema1 reads the bodies schema 1 wrote, which the stream keeps
+// forever: session.started listed the whole plan and reads as its count and
+// fingerprint; every other type is the same in both versions.
+func TestSchema1(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "schema1", "session.started.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Unmarshal(string(TypeSessionStarted), "1", old)
+	if err != nil {
+		t.Fatalf("Unmarshal(schema 1 golden): %v", err)
+	}
+	want := samples()[TypeSessionStarted]
+	if !eventEqual(e, want) {
+		t.Errorf("schema 1 golden reads as %+v, want %+v", e, want)
+	}
+	// The fingerprint is of the plan the event listed: another plan gives another.
+	other := slices.Clone(samplePlan)
+	other[1].Movements++
+	if fp := PlanFingerprint(slices.Values(other)); fp == e.(*SessionStarted).Plan || len(fp) != 16 {
+		t.Errorf("fingerprint of another plan %q, of the sample %q", fp, e.(*SessionStarted).Plan)
+	}
+	// A schema-1 body under the schema-2 header is refused, not misread.
+	if _, err := Unmarshal(string(TypeSessionStarted), SchemaHeader, old); !errors.Is(err, ErrMalformed) {
+		t.Errorf("schema-1 session.started read as schema 2: err = %v, want ErrMalformed", err)
+	}
+	// So is a schema-2 body under the schema-1 header.
+	cur, err := os.ReadFile(goldenPath(TypeSessionStarted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unmarshal(string(TypeSessionStarted), "1", cur); !errors.Is(err, ErrMalformed) {
+		t.Errorf("schema-2 session.started read as schema 1: err = %v, want ErrMalformed", err)
+	}
+	// The other types' current goldens read the same under either header.
+	for typ, e := range samples() {
+		if typ == TypeSessionStarted {
+			continue
+		}
+		body, err := os.ReadFile(goldenPath(typ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Unmarshal(string(typ), "1", body)
+		if err != nil || !eventEqual(back, e) {
+			t.Errorf("%s under schema 1: %+v, %v", typ, back, err)
+		}
+	}
+}
+
 func TestUnmarshalErrors(t *testing.T) {
 	chunk := `{"session":"s","account":"a","id":"2025-W35.1","movements":[]}`
 	tests := []struct {
@@ -281,7 +333,9 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"unknown type", "chunks", "1", chunk, ErrUnknownType, `"chunks"`},
 		{"empty type", "", "1", chunk, ErrUnknownType, ""},
 		{"movement is not a message type", "movement", "1", chunk, ErrUnknownType, ""},
-		{"schema 2", "chunk", "2", chunk, ErrUnsupportedSchema, `"2"`},
+		{"schema 3", "chunk", "3", chunk, ErrUnsupportedSchema, `"3"`},
+		{"schema 0", "chunk", "0", chunk, ErrUnsupportedSchema, `"0"`},
+		{"schema 02", "chunk", "02", chunk, ErrUnsupportedSchema, `"02"`},
 		{"no schema header", "chunk", "", chunk, ErrUnsupportedSchema, ""},
 		{"schema with spaces", "chunk", " 1", chunk, ErrUnsupportedSchema, ""},
 		{"not JSON", "chunk", "1", "{", ErrMalformed, "chunk"},

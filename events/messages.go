@@ -1,6 +1,13 @@
 package events
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"iter"
+	"slices"
+	"strconv"
+	"time"
+)
 
 // Type names an event type; it travels in [HeaderType].
 type Type string
@@ -20,7 +27,9 @@ type Event interface {
 	EventSession() string
 }
 
-// ChunkRef describes one chunk of a session's plan.
+// ChunkRef describes one chunk of a session's plan. Schema 1's
+// session.started carried the whole plan as chunk refs; schema 2's carries
+// its size and [PlanFingerprint].
 type ChunkRef struct {
 	// ID is "<ISO week>.<part>", e.g. "2025-W35.1"; unique within a session.
 	ID string `json:"id"`
@@ -66,7 +75,9 @@ type RowReject struct {
 }
 
 // SessionStarted opens an import session: what the file is and the chunk plan
-// that follows.
+// that follows: how many chunks, and the plan's fingerprint. (Schema 1 listed
+// every chunk of the plan, which made the event grow with the file: see
+// [Unmarshal] for how such an event reads.)
 type SessionStarted struct {
 	Session   string       `json:"session"`
 	Account   string       `json:"account"`
@@ -80,7 +91,11 @@ type SessionStarted struct {
 	Movements int          `json:"movements"`
 	Counts    map[Kind]int `json:"counts,omitempty"`
 	Ignored   int          `json:"ignored"`
-	Chunks    []ChunkRef   `json:"chunks"`
+	// Chunks is the number of chunks in the plan; each chunk message
+	// carries its ordinal and this total.
+	Chunks int `json:"chunks"`
+	// Plan is the plan's [PlanFingerprint].
+	Plan string `json:"plan"`
 	// Rejects are the rows left out with --skip-invalid.
 	Rejects   []RowReject `json:"rejects,omitempty"`
 	StartedAt time.Time   `json:"started_at"`
@@ -128,3 +143,36 @@ type SessionCancelled struct {
 func (s *SessionCancelled) EventType() Type      { return TypeSessionCancelled }
 func (s *SessionCancelled) EventAccount() string { return s.Account }
 func (s *SessionCancelled) EventSession() string { return s.Session }
+
+// PlanFingerprint identifies a chunk plan, given its chunks in ordinal order:
+// 16 hex digits of the SHA-256 of every chunk's ordinal, ID and movement
+// count. Two analyses of the same file cut with the same byte budget have the
+// same fingerprint.
+func PlanFingerprint(plan iter.Seq[ChunkRef]) string {
+	h := sha256.New()
+	var b []byte
+	for c := range plan {
+		b = strconv.AppendInt(b[:0], int64(c.Ordinal), 10)
+		b = append(b, ' ')
+		b = append(b, c.ID...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(c.Movements), 10)
+		b = append(b, '\n')
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// sessionStartedV1 is session.started in schema 1: the plan in full.
+type sessionStartedV1 struct {
+	SessionStarted
+	Chunks []ChunkRef `json:"chunks"`
+}
+
+// upgrade is the schema-2 reading of a schema-1 session.started.
+func (v *sessionStartedV1) upgrade() *SessionStarted {
+	s := v.SessionStarted
+	s.Chunks = len(v.Chunks)
+	s.Plan = PlanFingerprint(slices.Values(v.Chunks))
+	return &s
+}

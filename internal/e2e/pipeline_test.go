@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func republish(t *testing.T, js jetstream.JetStream, path, account, tag string) 
 	}
 	now := time.Now().UTC()
 	send(&events.SessionStarted{Session: a.SessionID, Account: account, Broker: a.Broker, File: a.File,
-		SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: a.Chunks, StartedAt: now}, events.MsgID(a.SessionID, "started"))
+		SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: len(a.Chunks), Plan: events.PlanFingerprint(slices.Values(a.Chunks)), StartedAt: now}, events.MsgID(a.SessionID, "started"))
 	err = chunker.Build(f, a, cfg, func(string) bool { return false }, func(c *events.Chunk) error {
 		send(c, events.MsgID(c.Session, c.ID))
 		return nil
@@ -273,7 +274,7 @@ func TestPoisonMessage(t *testing.T) {
 	p := startProjector(t, pl.env.URL, dir, nil)
 	m := nats.NewMsg(events.ChunkSubject("acct"))
 	m.Header.Set(events.HeaderType, string(events.TypeChunk))
-	m.Header.Set(events.HeaderSchema, "2")
+	m.Header.Set(events.HeaderSchema, strconv.Itoa(events.SchemaVersion+1)) // a version from the future
 	m.Data = []byte(`{"session":"x","account":"acct"}`)
 	if _, err := pl.env.JS.PublishMsg(t.Context(), m); err != nil {
 		t.Fatal(err)

@@ -97,8 +97,8 @@ func newStatement(session, account string, ms []events.Movement) *statement {
 		c := &events.Chunk{Session: session, Account: account, ID: w + ".1", Ordinal: i + 1, Total: len(weeks),
 			Week: w, Part: 1, Movements: byWeek[w]}
 		st.chunks = append(st.chunks, c)
-		st.started.Chunks = append(st.started.Chunks, events.ChunkRef{ID: c.ID, Ordinal: c.Ordinal, Week: w, Part: 1, Movements: len(c.Movements)})
 	}
+	st.started.Chunks = len(weeks)
 	st.sealed = &events.SessionSealed{Session: session, Account: account, Chunks: len(weeks), Movements: len(ms), SealedAt: at.Add(time.Second)}
 	return st
 }
@@ -752,7 +752,7 @@ func TestPhase2Retried(t *testing.T) {
 func TestMergeSession(t *testing.T) {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	started := &events.SessionStarted{Session: "s", Account: "a", Broker: "tastytrade", File: "f.csv", SHA256: "ff",
-		Movements: 9, Chunks: make([]events.ChunkRef, 3), Rejects: make([]events.RowReject, 2), StartedAt: at}
+		Movements: 9, Chunks: 3, Rejects: make([]events.RowReject, 2), StartedAt: at}
 	sealed := &events.SessionSealed{Session: "s", Account: "a", Chunks: 4, Movements: 10, SealedAt: at.Add(time.Minute)}
 	failed := &events.SessionFailed{Session: "s", Account: "a", Reason: "file modified"}
 	cancelled := &events.SessionCancelled{Session: "s", Account: "a", Reason: "interrupted"}

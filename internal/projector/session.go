@@ -44,7 +44,7 @@ func MergeSession(s store.Session, e events.Event) store.Session {
 	case *events.SessionStarted:
 		s.Broker, s.File, s.SHA256 = v.Broker, v.File, v.SHA256
 		if s.TotalChunks == 0 || s.SealedAt.IsZero() {
-			s.TotalChunks = len(v.Chunks)
+			s.TotalChunks = v.Chunks
 		}
 		if s.Movements == 0 || s.SealedAt.IsZero() {
 			s.Movements = v.Movements

@@ -448,18 +448,23 @@ func (im *Importer) newRecord(a *chunker.Analysis, abs string) *SessionRecord {
 	r := &SessionRecord{
 		ID: a.SessionID, Account: a.Account, Broker: a.Broker, File: a.File, Path: abs,
 		SHA256: a.SHA256, Bytes: a.Bytes, Phase: store.PhasePublishing,
-		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks), Plan: PlanFingerprint(a.Chunks),
+		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks), Plan: planFingerprint(a),
 		Rejected: a.RowErrorCount, StartedAt: now, UpdatedAt: now,
 	}
 	r.Rejects, r.RejectsTruncated = rejectsWithin(a, maxRejectBytes)
 	return r
 }
 
+// planFingerprint is the events.PlanFingerprint of a's plan.
+func planFingerprint(a *chunker.Analysis) string {
+	return events.PlanFingerprint(slices.Values(a.Chunks))
+}
+
 // samePlan returns ErrPlanChanged, with both plans' sizes and the byte
 // budget, if the session rec was started with a plan other than a's (for a
 // record without a fingerprint, one of another size).
 func samePlan(rec *SessionRecord, a *chunker.Analysis) error {
-	fp := PlanFingerprint(a.Chunks)
+	fp := planFingerprint(a)
 	if rec.Plan == fp || (rec.Plan == "" && rec.TotalChunks == len(a.Chunks)) {
 		return nil
 	}
@@ -493,7 +498,7 @@ func (im *Importer) startedEvent(a *chunker.Analysis, rec *SessionRecord) *event
 	return &events.SessionStarted{
 		Session: rec.ID, Account: rec.Account, Broker: a.Broker, File: a.File, SHA256: a.SHA256,
 		Bytes: a.Bytes, Rows: a.Rows, MinTime: a.MinTime, MaxTime: a.MaxTime, Movements: a.Movements,
-		Counts: a.Counts, Ignored: a.IgnoredCount, Chunks: a.Chunks, Rejects: rec.Rejects,
+		Counts: a.Counts, Ignored: a.IgnoredCount, Chunks: len(a.Chunks), Plan: planFingerprint(a), Rejects: rec.Rejects,
 		StartedAt: rec.StartedAt,
 	}
 }

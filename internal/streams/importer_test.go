@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,9 +203,10 @@ func TestImportSameFileThreeTimes(t *testing.T) {
 		len(rec.Chunks) != 0 || rec.PublishedMovements != analysis.Movements {
 		t.Fatalf("record %+v", rec)
 	}
-	// The first event is session.started with the plan; the last is sealed.
+	// The first event is session.started with the plan's size and
+	// fingerprint (the record's); the last is sealed.
 	st, ok := ms[0].event.(*events.SessionStarted)
-	if !ok || len(st.Chunks) != len(analysis.Chunks) || st.SHA256 != analysis.SHA256 || st.File != "s.csv" {
+	if !ok || st.Chunks != len(analysis.Chunks) || st.Plan != rec.Plan || st.SHA256 != analysis.SHA256 || st.File != "s.csv" {
 		t.Fatalf("first message %+v", ms[0].event)
 	}
 	if _, ok := ms[len(ms)-1].event.(*events.SessionSealed); !ok {
@@ -288,8 +290,8 @@ func TestImportRefusesChangedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Plan != streams.PlanFingerprint(res.Analysis.Chunks) {
-		t.Fatalf("record plan %q, analysis %q", before.Plan, streams.PlanFingerprint(res.Analysis.Chunks))
+	if fp := events.PlanFingerprint(slices.Values(res.Analysis.Chunks)); before.Plan != fp {
+		t.Fatalf("record plan %q, analysis %q", before.Plan, fp)
 	}
 	messages := len(r.messages(t))
 
@@ -535,6 +537,39 @@ func TestImportSplitsUnderSmallMaxPayload(t *testing.T) {
 		t.Fatalf("oversized budget: got %v want ErrTooLarge", err)
 	}
 	for _, m := range r.messages(t) {
+		if m.size > maxPayload {
+			t.Fatalf("%s is %d bytes > max payload %d", m.msgID, m.size, maxPayload)
+		}
+	}
+}
+
+// TestImportPlanLargerThanMaxPayload imports a file whose chunk plan alone,
+// listed chunk by chunk as schema 1's session.started did, exceeds the
+// server's max payload: such a file could not be imported at all (every
+// statement of more than ~12,000 chunks under the default 1 MiB).
+// session.started now carries the plan's size and fingerprint.
+func TestImportPlanLargerThanMaxPayload(t *testing.T) {
+	const maxPayload = 4 << 10
+	r := newRig(t, natsembed.Config{MaxPayload: maxPayload})
+	path := statement{rows: 400, days: 400}.write(t, filepath.Join(r.dir, "long.csv"))
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := json.Marshal(res.Analysis.Chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) <= maxPayload {
+		t.Fatalf("the plan lists in %d bytes, under the max payload %d: the test proves nothing", len(listed), maxPayload)
+	}
+	ms := r.messages(t)
+	requireExactlyOnce(t, ms, res.Analysis)
+	st, ok := ms[0].event.(*events.SessionStarted)
+	if !ok || st.Chunks != len(res.Analysis.Chunks) || st.Plan != events.PlanFingerprint(slices.Values(res.Analysis.Chunks)) {
+		t.Fatalf("first message %+v", ms[0].event)
+	}
+	for _, m := range ms {
 		if m.size > maxPayload {
 			t.Fatalf("%s is %d bytes > max payload %d", m.msgID, m.size, maxPayload)
 		}

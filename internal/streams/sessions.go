@@ -66,7 +66,7 @@ type SessionRecord struct {
 	TotalChunks int      `json:"total_chunks"`
 	Acked       ChunkSet `json:"acked,omitzero"`
 	// Plan fingerprints the chunk plan the session was started with
-	// (PlanFingerprint): ordinals in Acked mean something only for that
+	// (events.PlanFingerprint): ordinals in Acked mean something only for that
 	// plan, so an import resumes the session only if it cuts the file the
 	// same way. Empty in records of builds before session 4.
 	Plan string `json:"plan,omitempty"`
@@ -475,24 +475,6 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-// PlanFingerprint identifies a chunk plan: 16 hex digits of the SHA-256 of
-// every chunk's ordinal, ID and movement count. Two analyses of the same
-// file cut with the same byte budget have the same fingerprint.
-func PlanFingerprint(plan []events.ChunkRef) string {
-	h := sha256.New()
-	var b []byte
-	for _, c := range plan {
-		b = strconv.AppendInt(b[:0], int64(c.Ordinal), 10)
-		b = append(b, ' ')
-		b = append(b, c.ID...)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(c.Movements), 10)
-		b = append(b, '\n')
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // ChunkSet is a set of chunk ordinals (1-based positions in a session's
