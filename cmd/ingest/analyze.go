@@ -268,7 +268,10 @@ type analysisJSON struct {
 	MinTime       *events.WallTime    `json:"min_time"`
 	MaxTime       *events.WallTime    `json:"max_time"`
 	ByteBudget    int                 `json:"byte_budget"`
-	Chunks        []events.ChunkRef   `json:"chunks"`
+	// Plan is the plan's events.PlanFingerprint, as session.started and
+	// the session record carry it.
+	Plan   string            `json:"plan"`
+	Chunks []events.ChunkRef `json:"chunks"`
 }
 
 type rowErrorJSON struct {
@@ -297,7 +300,7 @@ func toJSON(path string, a *chunker.Analysis) *analysisJSON {
 		Rows: a.Rows, MovementCount: a.Movements, Counts: make(map[events.Kind]int),
 		RowErrors: []rowErrorJSON{}, RowErrorCount: a.RowErrorCount,
 		Ignored: []ignoredJSON{}, IgnoredCount: a.IgnoredCount,
-		ByteBudget: a.ByteBudget, Chunks: a.Chunks,
+		ByteBudget: a.ByteBudget, Plan: a.Plan.Fingerprint(), Chunks: a.Plan.Refs(),
 	}
 	for _, k := range events.Kinds {
 		j.Counts[k] = a.Counts[k]
@@ -312,7 +315,7 @@ func toJSON(path string, a *chunker.Analysis) *analysisJSON {
 	for _, ig := range a.Ignored {
 		j.Ignored = append(j.Ignored, ignoredJSON{Line: ig.Line, Reason: ig.Reason})
 	}
-	if a.Movements > 0 || len(a.Chunks) > 0 {
+	if a.Movements > 0 || a.Plan.Len() > 0 {
 		j.MinTime, j.MaxTime = &a.MinTime, &a.MaxTime
 	}
 	if j.Chunks == nil {
@@ -371,18 +374,18 @@ func writeTable(w io.Writer, path string, a *chunker.Analysis, movements func(fu
 			p("  %s\t%d\n", k, n)
 		}
 	}
-	if a.Movements > 0 || len(a.Chunks) > 0 {
+	if a.Movements > 0 || a.Plan.Len() > 0 {
 		p("time range\t%s .. %s\n", a.MinTime, a.MaxTime)
 	}
-	p("chunks\t%d (budget %d bytes)\n", len(a.Chunks), a.ByteBudget)
+	p("chunks\t%d (budget %d bytes)\n", a.Plan.Len(), a.ByteBudget)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 
-	if len(a.Chunks) > 0 {
+	if a.Plan.Len() > 0 {
 		fmt.Fprintln(w)
 		p("  #\tCHUNK\tMOVEMENTS\tBYTES\n")
-		for _, c := range a.Chunks {
+		for _, c := range a.Plan.All() {
 			p("  %d\t%s\t%d\t%d\n", c.Ordinal, c.ID, c.Movements, c.Bytes)
 		}
 		if err := tw.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/chunker"
 )
 
@@ -57,6 +58,7 @@ type analysisOut struct {
 	IgnoredCount int    `json:"ignored_count"`
 	MinTime      string `json:"min_time"`
 	MaxTime      string `json:"max_time"`
+	Plan         string `json:"plan"`
 	Chunks       []struct {
 		ID        string `json:"id"`
 		Ordinal   int    `json:"ordinal"`
@@ -165,6 +167,17 @@ func TestAnalyzeSamples(t *testing.T) {
 			}
 			if inChunks != planned {
 				t.Errorf("chunks hold %d movements, counts say %d", inChunks, planned)
+			}
+			// "plan" is the fingerprint of the chunks listed (session.started's).
+			fp := events.PlanFingerprint(func(yield func(events.ChunkRef) bool) {
+				for _, c := range a.Chunks {
+					if !yield(events.ChunkRef{ID: c.ID, Ordinal: c.Ordinal, Movements: c.Movements}) {
+						return
+					}
+				}
+			})
+			if a.Plan != fp {
+				t.Errorf("plan %q, fingerprint of the chunks listed %q", a.Plan, fp)
 			}
 			if tt.movements > 0 && (len(a.MinTime) != 19 || a.MinTime > a.MaxTime) {
 				t.Errorf("min/max time = %q/%q", a.MinTime, a.MaxTime)

@@ -54,7 +54,7 @@ func newReport(path string, res *streams.Result, err error) *importReport {
 	if res != nil {
 		if a := res.Analysis; a != nil {
 			r.Session, r.Account, r.Broker, r.SHA256 = a.SessionID, a.Account, a.Broker, a.SHA256
-			r.Rows, r.Movements, r.Chunks, r.RowErrors = a.Rows, a.Movements, len(a.Chunks), a.RowErrorCount
+			r.Rows, r.Movements, r.Chunks, r.RowErrors = a.Rows, a.Movements, a.Plan.Len(), a.RowErrorCount
 			for i := range a.RowErrors {
 				r.Rejects = append(r.Rejects, a.RowErrors[i].Reject())
 			}

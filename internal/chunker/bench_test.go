@@ -236,8 +236,8 @@ func BenchmarkBuild(b *testing.B) {
 					chunks++
 					return nil
 				})
-				if err != nil || chunks != len(a.Chunks) {
-					b.Fatalf("%d chunks of %d: %v", chunks, len(a.Chunks), err)
+				if err != nil || chunks != a.Plan.Len() {
+					b.Fatalf("%d chunks of %d: %v", chunks, a.Plan.Len(), err)
 				}
 			}
 			reportRows(b, sz.rows)
@@ -266,8 +266,8 @@ func BenchmarkBuildOnly(b *testing.B) {
 					moves += len(c.Movements)
 					return nil
 				})
-				if err != nil || chunks != len(a.Chunks) || moves < a.Movements {
-					b.Fatalf("%d chunks of %d, %d movements of %d: %v", chunks, len(a.Chunks), moves, a.Movements, err)
+				if err != nil || chunks != a.Plan.Len() || moves < a.Movements {
+					b.Fatalf("%d chunks of %d, %d movements of %d: %v", chunks, a.Plan.Len(), moves, a.Movements, err)
 				}
 			}
 			reportRows(b, sz.rows)
@@ -281,7 +281,7 @@ func TestSynthIsValid(t *testing.T) {
 	if a.Rows != 2000 || a.RowErrorCount != 0 || !strings.HasPrefix(string(data), "Date,Type,Sub Type") {
 		t.Fatalf("synthetic statement: %d rows, %d errors", a.Rows, a.RowErrorCount)
 	}
-	if a.Movements < 2000 || len(a.Chunks) < 2 {
-		t.Errorf("synthetic statement: %d movements in %d chunks", a.Movements, len(a.Chunks))
+	if a.Movements < 2000 || a.Plan.Len() < 2 {
+		t.Errorf("synthetic statement: %d movements in %d chunks", a.Movements, a.Plan.Len())
 	}
 }

@@ -16,47 +16,58 @@ import (
 
 // openPart is the state of one chunk of the plan while Build fills it.
 // Build keeps one for every chunk of the plan, so it holds only what it
-// counts (24 bytes): the plan entry and the planned digest are found by
+// counts (16 bytes): the plan entry and the planned digest are found by
 // the part's index in the plan, and the movements of the part being filled
 // are its week's.
 type openPart struct {
 	got    int32
-	skip   bool
-	done   bool
-	bytes  int // sum of (encoded size + 1)
+	bytes  int32 // sum of (encoded size + 1)
 	gotSum uint64
 }
 
-// buildWeek is the greedy state of one week in pass 2: its parts are
-// builder.parts[first : first+n]. The greedy rule fills them in order, so
-// only the current one holds movements: a part it has left can receive
+// buildWeek is the greedy state of one week in pass 2 (28 bytes): its parts
+// are builder.parts[first : first+n]. The greedy rule fills them in order,
+// so only the current one holds movements: a part it has left can receive
 // none any more.
 type buildWeek struct {
+	week  isoWeek
 	first int32
 	n     int32
 	cur   int32 // index in the week of the part the greedy rule is filling
 	curN  int32
-	curB  int
-	buf   []events.Movement // the current part's movements (none if skipped)
+	curB  int32
+	slot  int32 // 1 + index in builder.slots of the current part's movements; 0: none
 }
 
-// builder is the state of one Build call.
+// builder is the state of one Build call. Per chunk of the plan it keeps
+// the Analysis's 16-byte plan entry and 8-byte digest, its openPart, a bit
+// of skip and one of done, and a buildWeek per week: ~45 bytes.
 type builder struct {
 	a     *Analysis
 	limit int
 	emit  func(*events.Chunk) error
-	parts []openPart // by index in the plan
-	weeks map[string]*buildWeek
+	parts []openPart  // by index in the plan
+	skip  []uint64    // bit i: chunk i is skipped (already published)
+	done  []uint64    // bit i: chunk i is complete
+	weeks []buildWeek // ascending
+	// slots hold the movements of the parts open weeks are filling (a
+	// skipped part's none); free lists the unused ones. A file in time
+	// order has one week open at a time.
+	slots [][]events.Movement
+	free  []int32
 	reuse bool              // cfg.ReuseMovements
 	spare []events.Movement // with reuse: an emitted chunk's slice, cleared
 	sums  []uint64          // planned digests by index, nil when a has none
 	sz    *sizer
 
 	lastDay  events.Date
-	lastWeek *buildWeek
+	lastWeek int // index in weeks of lastDay's week, -1 for none
 	days     dayCache
 	order    []int32 // sortMovements' scratch
 }
+
+func hasBit(set []uint64, i int) bool { return set[i>>6]&(1<<(i&63)) != 0 }
+func setBit(set []uint64, i int)      { set[i>>6] |= 1 << (i & 63) }
 
 func changed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrFileChanged}, args...)...)
@@ -74,8 +85,8 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	if budget == 0 {
 		budget = DefaultByteBudget
 	}
-	if budget < MinByteBudget {
-		return fmt.Errorf("%w: byte budget %d is below the minimum %d", ErrBadConfig, budget, MinByteBudget)
+	if budget < MinByteBudget || budget > math.MaxInt32 {
+		return fmt.Errorf("%w: byte budget %d is outside %d to %d", ErrBadConfig, budget, MinByteBudget, math.MaxInt32)
 	}
 	if err := events.ValidateAccount(a.Account); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -88,7 +99,8 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	if seed == (maphash.Seed{}) { // not made by Analyze: no digests to check
 		seed = maphash.MakeSeed()
 	}
-	b := &builder{a: a, limit: budget - EnvelopeReserve, emit: emit, reuse: cfg.ReuseMovements, sz: newSizer(seed)}
+	b := &builder{a: a, limit: budget - EnvelopeReserve, emit: emit, reuse: cfg.ReuseMovements, sz: newSizer(seed),
+		lastWeek: -1}
 	if err := b.index(skip); err != nil {
 		return err
 	}
@@ -148,65 +160,56 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	if !maps.Equal(counts, a.Counts) {
 		return changed("movement counts %v, analysed %v", counts, a.Counts)
 	}
-	for i := range a.Chunks {
-		if pt := &b.parts[i]; !pt.done {
-			ref := &a.Chunks[i]
-			return changed("chunk %s received %d of %d movements", ref.ID, pt.got, ref.Movements)
+	for i := range a.Plan.Len() {
+		if !hasBit(b.done, i) {
+			return changed("chunk %s received %d of %d movements", a.Plan.Chunk(i).ID, b.parts[i].got, a.Plan.Movements(i))
 		}
 	}
 	return nil
 }
 
-// index builds the part states and the week index from the plan and checks
-// that the plan is one Analyze could have made (a week's parts are
-// consecutive, numbered from 1).
+// index builds the part states and the week index from the plan. (A
+// Plan is one Analyze could have made: NewPlan checks those made elsewhere.)
 func (b *builder) index(skip func(string) bool) error {
-	chunks := b.a.Chunks
-	if len(chunks) > math.MaxInt32 {
-		return fmt.Errorf("%w: a plan of %d chunks", ErrBadConfig, len(chunks))
-	}
+	plan := b.a.Plan.chunks
 	nweeks := 0
-	for i := range chunks {
-		if i == 0 || chunks[i].Week != chunks[i-1].Week {
+	for i := range plan {
+		if i == 0 || plan[i].week != plan[i-1].week {
 			nweeks++
 		}
 	}
-	weeks := make([]buildWeek, 0, nweeks) // one allocation; b.weeks points into it
-	b.weeks = make(map[string]*buildWeek, nweeks)
-	b.parts = make([]openPart, len(chunks))
-	if len(b.a.sums) == len(chunks) {
+	b.weeks = make([]buildWeek, 0, nweeks)
+	b.parts = make([]openPart, len(plan))
+	b.skip = make([]uint64, (len(plan)+63)/64)
+	b.done = make([]uint64, len(b.skip))
+	if len(b.a.sums) == len(plan) {
 		b.sums = b.a.sums
 	}
-	var w *buildWeek
-	for i := range chunks {
-		ref := &chunks[i]
-		if w == nil || ref.Week != chunks[i-1].Week {
-			if b.weeks[ref.Week] != nil {
-				return fmt.Errorf("%w: chunk plan entry %d (%s) is out of order or inconsistent", ErrBadConfig, i+1, ref.ID)
-			}
-			weeks = append(weeks, buildWeek{first: int32(i)})
-			w = &weeks[len(weeks)-1]
-			b.weeks[ref.Week] = w
+	for i := range plan {
+		if len(b.weeks) == 0 || plan[i].week != plan[i-1].week {
+			b.weeks = append(b.weeks, buildWeek{week: plan[i].week, first: int32(i)})
 		}
-		if ref.Part != int(w.n)+1 || ref.Ordinal != i+1 || ref.Movements <= 0 || ref.Movements > math.MaxInt32 || ref.ID != chunkID(ref.Week, ref.Part) {
-			return fmt.Errorf("%w: chunk plan entry %d (%s) is out of order or inconsistent", ErrBadConfig, i+1, ref.ID)
+		b.weeks[len(b.weeks)-1].n++
+		if skip != nil && skip(b.a.Plan.Chunk(i).ID) {
+			setBit(b.skip, i)
 		}
-		w.n++
-		b.parts[i].skip = skip != nil && skip(ref.ID)
 	}
 	return nil
 }
 
-func (b *builder) weekOf(d events.Date) (*buildWeek, string) {
-	if d == b.lastDay && b.lastWeek != nil {
+// weekOf returns the index in b.weeks of day d's week, or -1 with the
+// week's name if the plan has no such week.
+func (b *builder) weekOf(d events.Date) (int, string) {
+	if d == b.lastDay && b.lastWeek >= 0 {
 		return b.lastWeek, ""
 	}
-	name := d.ISOWeek()
-	w := b.weeks[name]
-	if w != nil {
-		b.lastDay, b.lastWeek = d, w
+	wk := weekOf(d)
+	i, ok := slices.BinarySearchFunc(b.weeks, wk, func(w buildWeek, wk isoWeek) int { return cmp.Compare(w.week, wk) })
+	if !ok {
+		return -1, wk.String()
 	}
-	return w, name
+	b.lastDay, b.lastWeek = d, i
+	return i, ""
 }
 
 // add assigns m to its part by the greedy rule of Analyze, and emits the part
@@ -216,66 +219,95 @@ func (b *builder) add(m *events.Movement, rowKey uint64, prev *events.Movement) 
 	if err != nil {
 		return err
 	}
-	w, name := b.weekOf(b.days.of(m.Time))
-	if w == nil {
+	wi, name := b.weekOf(b.days.of(m.Time))
+	if wi < 0 {
 		return changed("movement %s in week %s, which the plan does not have", m.ID, name)
 	}
+	w := &b.weeks[wi]
 	cost := size + 1
 	if cost > b.limit {
 		return changed("movement %s of %d bytes does not fit the budget", m.ID, size)
 	}
-	if w.curN > 0 && w.curB+cost > b.limit {
+	if w.curN > 0 && int(w.curB)+cost > b.limit {
 		w.cur++
 		w.curN, w.curB = 0, 0
-		w.buf = nil // a part left incomplete: the end of Build reports it
+		b.release(w) // a part left incomplete: the end of Build reports it
 	}
 	if w.cur >= w.n {
-		return changed("movement %s starts part %d of week %s, the plan has %d", m.ID, w.cur+1, m.Time.Day().ISOWeek(), w.n)
+		return changed("movement %s starts part %d of week %s, the plan has %d", m.ID, w.cur+1, w.week, w.n)
 	}
 	w.curN++
-	w.curB += cost
+	w.curB += int32(cost) // cost ≤ limit < budget, and the part stays under it
 	i := int(w.first + w.cur)
-	pt, ref := &b.parts[i], &b.a.Chunks[i]
-	if pt.done {
-		return changed("chunk %s receives more than its %d planned movements", ref.ID, ref.Movements)
+	pt, want := &b.parts[i], b.a.Plan.Movements(i)
+	if hasBit(b.done, i) {
+		return changed("chunk %s receives more than its %d planned movements", b.a.Plan.Chunk(i).ID, want)
 	}
 	pt.got++
-	pt.bytes += cost
+	pt.bytes += int32(cost)
 	pt.gotSum += digest
-	if !pt.skip {
-		if w.buf == nil {
-			if cap(b.spare) >= ref.Movements {
-				w.buf, b.spare = b.spare, nil
-			} else {
-				w.buf = make([]events.Movement, 0, ref.Movements)
-			}
+	if !hasBit(b.skip, i) {
+		if w.slot == 0 {
+			b.open(w, want)
 		}
-		w.buf = append(w.buf, *m)
+		b.slots[w.slot-1] = append(b.slots[w.slot-1], *m)
 	}
-	if int(pt.got) == ref.Movements {
-		buf := w.buf
-		w.buf = nil
+	if int(pt.got) == want {
+		var buf []events.Movement
+		if w.slot > 0 {
+			buf = b.slots[w.slot-1]
+		}
+		b.release(w)
 		return b.finish(i, buf)
 	}
 	return nil
 }
 
+// open gives week w a slot for the movements of its current part, of
+// capacity want.
+func (b *builder) open(w *buildWeek, want int) {
+	var buf []events.Movement
+	if cap(b.spare) >= want {
+		buf, b.spare = b.spare, nil
+	} else {
+		buf = make([]events.Movement, 0, want)
+	}
+	if n := len(b.free); n > 0 {
+		w.slot = b.free[n-1] + 1
+		b.free = b.free[:n-1]
+		b.slots[w.slot-1] = buf
+		return
+	}
+	b.slots = append(b.slots, buf)
+	w.slot = int32(len(b.slots))
+}
+
+// release frees week w's slot; the movements in it are the caller's.
+func (b *builder) release(w *buildWeek) {
+	if w.slot == 0 {
+		return
+	}
+	b.slots[w.slot-1] = nil
+	b.free = append(b.free, w.slot-1)
+	w.slot = 0
+}
+
 // finish checks the complete part i against the plan and emits it with its
 // movements buf.
 func (b *builder) finish(i int, buf []events.Movement) error {
-	pt, ref := &b.parts[i], &b.a.Chunks[i]
-	pt.done = true
-	env, err := envelopeSize(b.a.SessionID, b.a.Account, len(b.a.Chunks), ref)
+	pt, ref := &b.parts[i], b.a.Plan.Chunk(i)
+	setBit(b.done, i)
+	env, err := envelopeSize(b.a.SessionID, b.a.Account, b.a.Plan.Len(), &ref)
 	if err != nil {
 		return err
 	}
-	if got := bodySize(env, pt.bytes); got != ref.Bytes {
+	if got := bodySize(env, int(pt.bytes)); got != ref.Bytes {
 		return changed("chunk %s encodes to %d bytes, planned %d", ref.ID, got, ref.Bytes)
 	}
 	if b.sums != nil && pt.gotSum != b.sums[i] {
 		return changed("chunk %s has the planned count and size but different movements", ref.ID)
 	}
-	if pt.skip {
+	if hasBit(b.skip, i) {
 		return nil
 	}
 	b.sortMovements(buf)
@@ -284,7 +316,7 @@ func (b *builder) finish(i int, buf []events.Movement) error {
 		Account:   b.a.Account,
 		ID:        ref.ID,
 		Ordinal:   ref.Ordinal,
-		Total:     len(b.a.Chunks),
+		Total:     b.a.Plan.Len(),
 		Week:      ref.Week,
 		Part:      ref.Part,
 		Movements: buf,

@@ -128,7 +128,7 @@ type Analysis struct {
 	IgnoredCount  int
 	MinTime       events.WallTime
 	MaxTime       events.WallTime
-	Chunks        []events.ChunkRef
+	Plan          Plan
 	// ByteBudget is the budget the plan was cut with; Build cuts with the
 	// same one.
 	ByteBudget int
@@ -139,7 +139,7 @@ type Analysis struct {
 	Ordered bool
 
 	// sums[i] is an order-independent digest of the movements of
-	// Chunks[i] (of their values, or, for a parser that gives row keys,
+	// Plan.Chunk(i) (of their values, or, for a parser that gives row keys,
 	// of their rows' keys and their places: see sizer.measure); Build
 	// checks it before emitting. Nil when the Analysis was not made by
 	// Analyze (then Build checks counts and bytes only).
@@ -183,8 +183,8 @@ func Analyze(r io.Reader, cfg Config) (*Analysis, error) {
 // file in time order (every real export) one chunk is open at a time, plus,
 // for a week with strike adjustments (derived at the end of the scan), that
 // week's last part; a file in no order can keep one part of every week
-// open. Besides the open parts, Build keeps about 70 bytes per chunk of the
-// plan. The emitted chunk belongs to emit; Build does not reuse it, unless
+// open. Besides the open parts, Build keeps about 30 bytes per chunk of the
+// plan (the Analysis holds 24 more: its Plan and digests). The emitted chunk belongs to emit; Build does not reuse it, unless
 // cfg.ReuseMovements (then its Movements are Build's again once emit
 // returns). Chunks
 // for which skip returns true (already published) are neither kept nor

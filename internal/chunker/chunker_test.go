@@ -177,7 +177,7 @@ func TestAnalyzeFake(t *testing.T) {
 			if a.MinTime.String() != orEpoch(tt.min) || a.MaxTime.String() != orEpoch(tt.max) {
 				t.Errorf("min/max = %s/%s, want %s/%s", a.MinTime, a.MaxTime, tt.min, tt.max)
 			}
-			if got := planString(a.Chunks); got != tt.plan {
+			if got := planString(a.Plan.Refs()); got != tt.plan {
 				t.Errorf("plan = %q, want %q", got, tt.plan)
 			}
 			var lines []int
@@ -190,7 +190,7 @@ func TestAnalyzeFake(t *testing.T) {
 			if !slices.Equal(lines, tt.wantErrLine) {
 				t.Errorf("row error lines = %v, want %v", lines, tt.wantErrLine)
 			}
-			for i, c := range a.Chunks {
+			for i, c := range a.Plan.Refs() {
 				if c.Ordinal != i+1 || c.ID != fmt.Sprintf("%s.%d", c.Week, c.Part) {
 					t.Errorf("chunk %d = %+v", i, c)
 				}
@@ -236,7 +236,7 @@ func TestPlanSplitsWeekIntoParts(t *testing.T) {
 	rows = append(rows, "2025-08-25T11:00:00,cash,1,0") // small: fits the last part of W35
 	data := fakeFile(rows...)
 	a := analyzeFake(t, data, Config{ByteBudget: MinByteBudget})
-	if got, want := planString(a.Chunks), "2025-W35.1:2 2025-W35.2:2 2025-W35.3:2 2025-W36.1:1"; got != want {
+	if got, want := planString(a.Plan.Refs()), "2025-W35.1:2 2025-W35.2:2 2025-W35.3:2 2025-W36.1:1"; got != want {
 		t.Fatalf("plan = %q, want %q", got, want)
 	}
 	out := mustBuild(t, data, a)
@@ -266,8 +266,8 @@ func chunkByID(t *testing.T, out *built, id string) *events.Chunk {
 // movements in Compare order.
 func checkBuilt(t *testing.T, a *Analysis, out *built) {
 	t.Helper()
-	if len(out.chunks) != len(a.Chunks) {
-		t.Fatalf("emitted %d chunks, plan has %d", len(out.chunks), len(a.Chunks))
+	if len(out.chunks) != a.Plan.Len() {
+		t.Fatalf("emitted %d chunks, plan has %d", len(out.chunks), a.Plan.Len())
 	}
 	seen := make(map[string]bool)
 	for _, c := range out.chunks {
@@ -275,13 +275,16 @@ func checkBuilt(t *testing.T, a *Analysis, out *built) {
 			t.Errorf("chunk %s emitted twice", c.ID)
 		}
 		seen[c.ID] = true
-		i := slices.IndexFunc(a.Chunks, func(r events.ChunkRef) bool { return r.ID == c.ID })
+		i := slices.IndexFunc(a.Plan.Refs(), func(r events.ChunkRef) bool { return r.ID == c.ID })
 		if i < 0 {
 			t.Errorf("chunk %s is not in the plan", c.ID)
 			continue
 		}
-		ref := a.Chunks[i]
-		if c.Session != a.SessionID || c.Account != a.Account || c.Ordinal != ref.Ordinal || c.Total != len(a.Chunks) ||
+		ref := a.Plan.Chunk(i)
+		if n := a.Plan.Ordinal(c.ID); n != i+1 {
+			t.Errorf("Plan.Ordinal(%s) = %d, want %d", c.ID, n, i+1)
+		}
+		if c.Session != a.SessionID || c.Account != a.Account || c.Ordinal != ref.Ordinal || c.Total != a.Plan.Len() ||
 			c.Week != ref.Week || c.Part != ref.Part || len(c.Movements) != ref.Movements {
 			t.Errorf("chunk %s envelope/count = %s %s %d/%d %s.%d n=%d, plan %+v", c.ID,
 				c.Session, c.Account, c.Ordinal, c.Total, c.Week, c.Part, len(c.Movements), ref)
@@ -354,8 +357,8 @@ func TestBuildEmitsEveryMovementOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("sorted=%v", sorted), func(t *testing.T) {
 			data := randomStatement(7, 400, sorted)
 			a := analyzeFake(t, data, Config{ByteBudget: 4096})
-			if len(a.Chunks) < 10 {
-				t.Fatalf("fixture: only %d chunks", len(a.Chunks))
+			if a.Plan.Len() < 10 {
+				t.Fatalf("fixture: only %d chunks", a.Plan.Len())
 			}
 			out := mustBuild(t, data, a)
 			checkBuilt(t, a, out)
@@ -379,7 +382,7 @@ func TestBuildEmitsEveryMovementOnce(t *testing.T) {
 			if len(want) != 0 {
 				t.Errorf("%d parsed movements were never emitted", len(want))
 			}
-			if sum := sumMovements(a.Chunks); sum != got {
+			if sum := sumMovements(a.Plan.Refs()); sum != got {
 				t.Errorf("plan has %d movements, emitted %d", sum, got)
 			}
 		})
@@ -400,7 +403,7 @@ func TestDeterministic(t *testing.T) {
 			data := randomStatement(11, 300, sorted)
 			a1 := analyzeFake(t, data, Config{ByteBudget: 4096})
 			a2 := analyzeFake(t, data, Config{ByteBudget: 4096})
-			if p1, p2 := fmt.Sprint(a1.Chunks), fmt.Sprint(a2.Chunks); p1 != p2 {
+			if p1, p2 := fmt.Sprint(a1.Plan.Refs()), fmt.Sprint(a2.Plan.Refs()); p1 != p2 {
 				t.Fatalf("two analyses of the same bytes differ:\n%s\n%s", p1, p2)
 			}
 			b1, b2 := mustBuild(t, data, a1), mustBuild(t, data, a2)
@@ -501,13 +504,13 @@ func TestBuildSkip(t *testing.T) {
 	data := randomStatement(9, 200, true)
 	a := analyzeFake(t, data, Config{ByteBudget: 4096})
 	all := mustBuild(t, data, a)
-	skipped := map[string]bool{a.Chunks[0].ID: true, a.Chunks[3].ID: true, a.Chunks[len(a.Chunks)-1].ID: true}
+	skipped := map[string]bool{a.Plan.Chunk(0).ID: true, a.Plan.Chunk(3).ID: true, a.Plan.Chunk(a.Plan.Len() - 1).ID: true}
 	out, err := buildFake(data, a, func(id string) bool { return skipped[id] }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.chunks) != len(a.Chunks)-len(skipped) {
-		t.Errorf("emitted %d chunks, want %d", len(out.chunks), len(a.Chunks)-len(skipped))
+	if len(out.chunks) != a.Plan.Len()-len(skipped) {
+		t.Errorf("emitted %d chunks, want %d", len(out.chunks), a.Plan.Len()-len(skipped))
 	}
 	for id, body := range out.bodies {
 		if skipped[id] {
@@ -526,7 +529,7 @@ func TestBuildMemoryBoundedOnSortedFile(t *testing.T) {
 	data := randomStatement(13, 2000, true)
 	a := analyzeFake(t, data, Config{ByteBudget: 8192})
 	largest := 0
-	for _, c := range a.Chunks {
+	for _, c := range a.Plan.Refs() {
 		largest = max(largest, c.Movements)
 	}
 	var fed, emitted, peak int
@@ -548,8 +551,8 @@ func TestBuildMemoryBoundedOnSortedFile(t *testing.T) {
 	if peak > largest {
 		t.Errorf("peak of %d movements held, largest part is %d", peak, largest)
 	}
-	if len(a.Chunks) < 20 {
-		t.Errorf("fixture: only %d chunks", len(a.Chunks))
+	if a.Plan.Len() < 20 {
+		t.Errorf("fixture: only %d chunks", a.Plan.Len())
 	}
 }
 
@@ -633,9 +636,22 @@ func TestMaxReported(t *testing.T) {
 func TestBuildRejectsBadPlan(t *testing.T) {
 	data := fakeFile("2025-08-25T10:00:00,cash,1,0", "2025-09-25T10:00:00,cash,1,0")
 	a := analyzeFake(t, data, Config{})
-	a.Chunks[0], a.Chunks[1] = a.Chunks[1], a.Chunks[0]
+	refs := a.Plan.Refs()
+	if len(refs) != 2 {
+		t.Fatalf("fixture: %d chunks", len(refs))
+	}
+	refs[0], refs[1] = refs[1], refs[0]
+	if _, err := NewPlan(refs); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("NewPlan(swapped): err = %v, want ErrBadConfig", err)
+	}
+	refs[0], refs[1] = refs[1], refs[0]
+	if p, err := NewPlan(refs); err != nil || !slices.Equal(p.Refs(), refs) {
+		t.Errorf("NewPlan(plan) = %v, %v; want the plan back", p.Refs(), err)
+	}
+	// A budget too small for the plan's chunks is refused by Build.
+	a.ByteBudget = MinByteBudget - 1
 	if _, err := buildFake(data, a, nil, nil); !errors.Is(err, ErrBadConfig) {
-		t.Errorf("err = %v, want ErrBadConfig", err)
+		t.Errorf("budget below the minimum: err = %v, want ErrBadConfig", err)
 	}
 	if _, err := buildFake(data, nil, nil, nil); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("nil analysis: err = %v, want ErrBadConfig", err)
@@ -737,18 +753,23 @@ func TestHashGoroutineEnds(t *testing.T) {
 // of up to DefaultByteBudget.
 func TestBuildStatePerChunk(t *testing.T) {
 	const weeks, parts = 5000, 2
-	a := &Analysis{}
+	var refs []events.ChunkRef
 	monday := time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)
 	for w := range weeks {
 		day := monday.AddDate(0, 0, 7*w)
 		name := events.NewDate(day.Year(), day.Month(), day.Day()).ISOWeek()
 		for p := 1; p <= parts; p++ {
-			a.Chunks = append(a.Chunks, events.ChunkRef{ID: chunkID(name, p), Ordinal: len(a.Chunks) + 1, Week: name, Part: p, Movements: 10})
+			refs = append(refs, events.ChunkRef{ID: chunkID(name, p), Ordinal: len(refs) + 1, Week: name, Part: p, Movements: 10})
 		}
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	plan, err := NewPlan(refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Analysis{Plan: plan, sums: make([]uint64, len(refs))}
 	b := &builder{a: a}
 	if err := b.index(nil); err != nil {
 		t.Fatal(err)
@@ -756,19 +777,22 @@ func TestBuildStatePerChunk(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(b)
-	perChunk := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(a.Chunks))
-	t.Logf("%.1f bytes held per chunk of the plan", perChunk)
-	if perChunk > 80 {
-		t.Errorf("Build's index holds %.1f bytes per chunk, want at most 80", perChunk)
+	perChunk := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(refs))
+	t.Logf("%.1f bytes held per chunk of the plan (plan, digests, Build's index)", perChunk)
+	if perChunk > 64 {
+		t.Errorf("the plan and Build's index hold %.1f bytes per chunk, want at most 64", perChunk)
+	}
+	if !slices.Equal(plan.Refs(), refs) {
+		t.Fatal("the plan does not give back its chunks")
 	}
 	// A week whose parts are not consecutive is not a plan Analyze makes.
-	a.Chunks = []events.ChunkRef{
+	_, err = NewPlan([]events.ChunkRef{
 		{ID: chunkID("2025-W01", 1), Ordinal: 1, Week: "2025-W01", Part: 1, Movements: 1},
 		{ID: chunkID("2025-W02", 1), Ordinal: 2, Week: "2025-W02", Part: 1, Movements: 1},
 		{ID: chunkID("2025-W01", 2), Ordinal: 3, Week: "2025-W01", Part: 2, Movements: 1},
-	}
-	if err := (&builder{a: a}).index(nil); !errors.Is(err, ErrBadConfig) {
-		t.Errorf("week split by another: err = %v, want ErrBadConfig", err)
+	})
+	if !errors.Is(err, ErrBadConfig) {
+		t.Errorf("a week split around another: err = %v, want ErrBadConfig", err)
 	}
 }
 
@@ -795,17 +819,17 @@ func TestBuildReuseMovements(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(bodies) != len(a.Chunks) {
-			t.Fatalf("sorted=%v: %d chunks emitted, plan has %d", sorted, len(bodies), len(a.Chunks))
+		if len(bodies) != a.Plan.Len() {
+			t.Fatalf("sorted=%v: %d chunks emitted, plan has %d", sorted, len(bodies), a.Plan.Len())
 		}
 		for id, b := range want.bodies {
 			if !bytes.Equal(bodies[id], b) {
 				t.Fatalf("sorted=%v: chunk %s differs with reuse", sorted, id)
 			}
 		}
-		t.Logf("sorted=%v: %d chunks in %d backing arrays", sorted, len(a.Chunks), len(arrays))
-		if sorted && len(arrays) > len(a.Chunks)/4 {
-			t.Errorf("%d chunks in %d backing arrays: the slices were not reused", len(a.Chunks), len(arrays))
+		t.Logf("sorted=%v: %d chunks in %d backing arrays", sorted, a.Plan.Len(), len(arrays))
+		if sorted && len(arrays) > a.Plan.Len()/4 {
+			t.Errorf("%d chunks in %d backing arrays: the slices were not reused", a.Plan.Len(), len(arrays))
 		}
 	}
 }

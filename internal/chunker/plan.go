@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -201,7 +202,7 @@ func (p *planner) add(d events.Date, size int) (*week, int, error) {
 
 // plan returns the final chunk plan and the part digests, with exact chunk
 // sizes.
-func (p *planner) plan(session, account string) ([]events.ChunkRef, []uint64, error) {
+func (p *planner) plan(session, account string) (Plan, []uint64, error) {
 	names := make([]string, 0, len(p.weeks))
 	total := 0
 	for name, w := range p.weeks {
@@ -209,29 +210,31 @@ func (p *planner) plan(session, account string) ([]events.ChunkRef, []uint64, er
 		total += len(w.parts)
 	}
 	slices.Sort(names)
-	refs := make([]events.ChunkRef, 0, total)
+	if total > math.MaxInt32 {
+		return Plan{}, nil, fmt.Errorf("%w: a plan of %d chunks", ErrTooLarge, total)
+	}
+	plan := Plan{chunks: make([]plannedChunk, 0, total)}
 	sums := make([]uint64, 0, total)
 	for _, name := range names {
+		wk, ok := parseWeek(name)
+		if !ok {
+			return Plan{}, nil, fmt.Errorf("chunker: week %q", name)
+		}
 		for i, pt := range p.weeks[name].parts {
-			refs = append(refs, events.ChunkRef{
-				ID:        chunkID(name, i+1),
-				Ordinal:   len(refs) + 1,
-				Week:      name,
-				Part:      i + 1,
-				Movements: pt.n,
-			})
+			ref := events.ChunkRef{ID: chunkID(name, i+1), Ordinal: len(plan.chunks) + 1, Week: name, Part: i + 1}
+			env, err := envelopeSize(session, account, total, &ref)
+			if err != nil {
+				return Plan{}, nil, err
+			}
+			bytes := bodySize(env, pt.bytes)
+			if bytes > math.MaxInt32 || pt.n > math.MaxInt32 {
+				return Plan{}, nil, fmt.Errorf("%w: chunk %s of %d bytes", ErrTooLarge, ref.ID, bytes)
+			}
+			plan.chunks = append(plan.chunks, plannedChunk{week: wk, part: int32(i + 1), movements: int32(pt.n), bytes: int32(bytes)})
 			sums = append(sums, pt.sum)
 		}
 	}
-	for i := range refs {
-		env, err := envelopeSize(session, account, total, &refs[i])
-		if err != nil {
-			return nil, nil, err
-		}
-		pt := p.weeks[refs[i].Week].parts[refs[i].Part-1]
-		refs[i].Bytes = bodySize(env, pt.bytes)
-	}
-	return refs, sums, nil
+	return plan, sums, nil
 }
 
 func chunkID(week string, part int) string { return fmt.Sprintf("%s.%d", week, part) }
@@ -361,7 +364,7 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	a.SHA256 = hr.sum()
 	a.Bytes = hr.n
 	a.SessionID = SessionID(a.Account, a.SHA256)
-	a.Chunks, a.sums, err = pl.plan(a.SessionID, a.Account)
+	a.Plan, a.sums, err = pl.plan(a.SessionID, a.Account)
 	if err != nil {
 		return nil, err
 	}

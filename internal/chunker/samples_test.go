@@ -106,7 +106,7 @@ func TestSamples(t *testing.T) {
 
 			g := planGolden{SHA256: a.SHA256, Session: a.SessionID, Broker: a.Broker, Rows: a.Rows, Movements: a.Movements,
 				Counts: a.Counts, Errors: a.RowErrorCount, Ignored: a.IgnoredCount, MinTime: a.MinTime, MaxTime: a.MaxTime}
-			for _, c := range a.Chunks {
+			for _, c := range a.Plan.Refs() {
 				g.Chunks = append(g.Chunks, fmt.Sprintf("%s %d", c.ID, c.Movements))
 			}
 			got, err := json.MarshalIndent(g, "", "  ")
@@ -162,7 +162,7 @@ func TestSamples(t *testing.T) {
 
 			// The same bytes again: the same plan and byte-identical bodies.
 			a2 := analyzeBytes(t, data, Config{ByteBudget: 8192, File: filepath.Base(path)})
-			if fmt.Sprint(a2.Chunks) != fmt.Sprint(a.Chunks) {
+			if fmt.Sprint(a2.Plan.Refs()) != fmt.Sprint(a.Plan.Refs()) {
 				t.Errorf("second analysis differs")
 			}
 			out2 := buildBytes(t, data, a2)
@@ -268,8 +268,8 @@ func TestBuildDetectsIdentityOnlyChange(t *testing.T) {
 	data := readFile(t, filepath.Join(sharedTestdata, "tastytrade", "MPWImportTest.csv"))
 	lines := strings.Split(string(data), "\n")
 	a := analyzeBytes(t, data, Config{ByteBudget: MinByteBudget})
-	if len(a.Chunks) < 4 {
-		t.Fatalf("%d chunks: use a sample with more", len(a.Chunks))
+	if a.Plan.Len() < 4 {
+		t.Fatalf("%d chunks: use a sample with more", a.Plan.Len())
 	}
 	good := buildBytes(t, data, a)
 	for _, col := range []int{4, 18, 19} { // Symbol, Order #, Total
@@ -328,7 +328,7 @@ func TestSizeOnlyPlanEqualsValues(t *testing.T) {
 		for _, budget := range []int{MinByteBudget + 512, 8192, DefaultByteBudget} {
 			sized := analyzeBytes(t, data, Config{ByteBudget: budget})
 			valued := analyzeBytes(t, data, Config{ByteBudget: budget, measureValues: true})
-			if fmt.Sprint(sized.Chunks) != fmt.Sprint(valued.Chunks) || fmt.Sprint(sized.Counts) != fmt.Sprint(valued.Counts) ||
+			if fmt.Sprint(sized.Plan.Refs()) != fmt.Sprint(valued.Plan.Refs()) || fmt.Sprint(sized.Counts) != fmt.Sprint(valued.Counts) ||
 				fmt.Sprint(sized.RowErrors) != fmt.Sprint(valued.RowErrors) || sized.Movements != valued.Movements ||
 				fmt.Sprint(sized.Ignored) != fmt.Sprint(valued.Ignored) || sized.MinTime != valued.MinTime || sized.MaxTime != valued.MaxTime {
 				t.Fatalf("%s, budget %d: plans differ:\nsize only: %+v\nvalues:    %+v", name, budget, sized, valued)

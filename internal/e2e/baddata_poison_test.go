@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +45,8 @@ func planStatement(t *testing.T, path, account string, minChunks int) *planned {
 	now := time.Now().UTC()
 	pl := &planned{
 		started: &events.SessionStarted{Session: a.SessionID, Account: account, Broker: a.Broker, File: a.File,
-			SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: len(a.Chunks), Plan: events.PlanFingerprint(slices.Values(a.Chunks)), StartedAt: now},
-		sealed: &events.SessionSealed{Session: a.SessionID, Account: account, Chunks: len(a.Chunks), Movements: a.Movements, SealedAt: now},
+			SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: a.Plan.Len(), Plan: a.Plan.Fingerprint(), StartedAt: now},
+		sealed: &events.SessionSealed{Session: a.SessionID, Account: account, Chunks: a.Plan.Len(), Movements: a.Movements, SealedAt: now},
 	}
 	err = chunker.Build(f, a, cfg, func(string) bool { return false }, func(c *events.Chunk) error {
 		cp := *c

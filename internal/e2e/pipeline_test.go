@@ -52,7 +52,7 @@ func republish(t *testing.T, js jetstream.JetStream, path, account, tag string) 
 	}
 	now := time.Now().UTC()
 	send(&events.SessionStarted{Session: a.SessionID, Account: account, Broker: a.Broker, File: a.File,
-		SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: len(a.Chunks), Plan: events.PlanFingerprint(slices.Values(a.Chunks)), StartedAt: now}, events.MsgID(a.SessionID, "started"))
+		SHA256: a.SHA256, Rows: a.Rows, Movements: a.Movements, Chunks: a.Plan.Len(), Plan: a.Plan.Fingerprint(), StartedAt: now}, events.MsgID(a.SessionID, "started"))
 	err = chunker.Build(f, a, cfg, func(string) bool { return false }, func(c *events.Chunk) error {
 		send(c, events.MsgID(c.Session, c.ID))
 		return nil
@@ -60,7 +60,7 @@ func republish(t *testing.T, js jetstream.JetStream, path, account, tag string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(&events.SessionSealed{Session: a.SessionID, Account: account, Chunks: len(a.Chunks), Movements: a.Movements,
+	send(&events.SessionSealed{Session: a.SessionID, Account: account, Chunks: a.Plan.Len(), Movements: a.Movements,
 		SealedAt: now}, events.MsgID(a.SessionID, "sealed"))
 }
 

@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
@@ -378,7 +376,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 			return res, err
 		}
 		res.Session = rec
-		log.Info("session started", "chunks", len(a.Chunks), "movements", a.Movements, "rejected", a.RowErrorCount)
+		log.Info("session started", "chunks", a.Plan.Len(), "movements", a.Movements, "rejected", a.RowErrorCount)
 	}
 	pause(ctx, req, "started")
 
@@ -401,9 +399,9 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	case buildErr != nil || drainErr != nil || flushErr != nil:
 		return res, im.interrupted(ctx, res, errors.Join(buildErr, drainErr, flushErr))
 	}
-	for _, c := range a.Chunks {
-		if !p.done.Has(c.Ordinal) {
-			return res, fmt.Errorf("streams: session %s: chunk %s not acknowledged after publishing", rec.ID, c.ID)
+	for i := range a.Plan.Len() {
+		if !p.done.Has(i + 1) {
+			return res, fmt.Errorf("streams: session %s: chunk %s not acknowledged after publishing", rec.ID, a.Plan.Chunk(i).ID)
 		}
 	}
 	pause(ctx, req, "before-sealed")
@@ -412,7 +410,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	}
 
 	sealedAt := im.now()
-	sealed := &events.SessionSealed{Session: rec.ID, Account: rec.Account, Chunks: len(a.Chunks), Movements: a.Movements, SealedAt: sealedAt}
+	sealed := &events.SessionSealed{Session: rec.ID, Account: rec.Account, Chunks: a.Plan.Len(), Movements: a.Movements, SealedAt: sealedAt}
 	if _, err := Publish(ctx, im.JS, im.Stream, sealed, events.MsgID(rec.ID, StepSealed)); err != nil {
 		return res, im.interrupted(ctx, res, err)
 	}
@@ -433,7 +431,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	res.Session = rec
 	res.Outcome = OutcomeSealed
 	im.session(SessionSealed)
-	log.Info("session sealed", "chunks", len(a.Chunks), "published", res.Published, "resumed", res.Skipped, "movements", a.Movements)
+	log.Info("session sealed", "chunks", a.Plan.Len(), "published", res.Published, "resumed", res.Skipped, "movements", a.Movements)
 	return res, nil
 }
 
@@ -448,7 +446,7 @@ func (im *Importer) newRecord(a *chunker.Analysis, abs string) *SessionRecord {
 	r := &SessionRecord{
 		ID: a.SessionID, Account: a.Account, Broker: a.Broker, File: a.File, Path: abs,
 		SHA256: a.SHA256, Bytes: a.Bytes, Phase: store.PhasePublishing,
-		Rows: a.Rows, Movements: a.Movements, TotalChunks: len(a.Chunks), Plan: planFingerprint(a),
+		Rows: a.Rows, Movements: a.Movements, TotalChunks: a.Plan.Len(), Plan: planFingerprint(a),
 		Rejected: a.RowErrorCount, StartedAt: now, UpdatedAt: now,
 	}
 	r.Rejects, r.RejectsTruncated = rejectsWithin(a, maxRejectBytes)
@@ -457,7 +455,7 @@ func (im *Importer) newRecord(a *chunker.Analysis, abs string) *SessionRecord {
 
 // planFingerprint is the events.PlanFingerprint of a's plan.
 func planFingerprint(a *chunker.Analysis) string {
-	return events.PlanFingerprint(slices.Values(a.Chunks))
+	return a.Plan.Fingerprint()
 }
 
 // samePlan returns ErrPlanChanged, with both plans' sizes and the byte
@@ -465,12 +463,12 @@ func planFingerprint(a *chunker.Analysis) string {
 // record without a fingerprint, one of another size).
 func samePlan(rec *SessionRecord, a *chunker.Analysis) error {
 	fp := planFingerprint(a)
-	if rec.Plan == fp || (rec.Plan == "" && rec.TotalChunks == len(a.Chunks)) {
+	if rec.Plan == fp || (rec.Plan == "" && rec.TotalChunks == a.Plan.Len()) {
 		return nil
 	}
 	return fmt.Errorf("%w: session %s was started with %d chunks (plan %s), this run cuts %s into %d (plan %s, byte budget %d): "+
 		"import it with the byte budget and server max_payload it was started with",
-		ErrPlanChanged, rec.ID, rec.TotalChunks, cmp.Or(rec.Plan, "unrecorded"), a.File, len(a.Chunks), fp, a.ByteBudget)
+		ErrPlanChanged, rec.ID, rec.TotalChunks, cmp.Or(rec.Plan, "unrecorded"), a.File, a.Plan.Len(), fp, a.ByteBudget)
 }
 
 // maxRejectBytes bounds the encoded rejects carried in a session record and
@@ -498,7 +496,7 @@ func (im *Importer) startedEvent(a *chunker.Analysis, rec *SessionRecord) *event
 	return &events.SessionStarted{
 		Session: rec.ID, Account: rec.Account, Broker: a.Broker, File: a.File, SHA256: a.SHA256,
 		Bytes: a.Bytes, Rows: a.Rows, MinTime: a.MinTime, MaxTime: a.MaxTime, Movements: a.Movements,
-		Counts: a.Counts, Ignored: a.IgnoredCount, Chunks: len(a.Chunks), Plan: planFingerprint(a), Rejects: rec.Rejects,
+		Counts: a.Counts, Ignored: a.IgnoredCount, Chunks: a.Plan.Len(), Plan: planFingerprint(a), Rejects: rec.Rejects,
 		StartedAt: rec.StartedAt,
 	}
 }
@@ -611,16 +609,16 @@ type inflight struct {
 
 // chunkPublisher publishes one session's chunks with a bounded window and
 // writes acknowledged chunks to the session record in batches. It runs in
-// the goroutine that calls chunker.Build: no goroutine of its own. What it
-// keeps per chunk of the plan is 4 bytes (byID); the acknowledged chunks are
-// a ChunkSet of ordinals, a few ranges.
+// the goroutine that calls chunker.Build: no goroutine of its own. It keeps
+// nothing per chunk of the plan (the Analysis's chunker.Plan finds a chunk's
+// ordinal by its ID); the acknowledged chunks are a ChunkSet of ordinals, a
+// few ranges.
 type chunkPublisher struct {
 	ctx        context.Context
 	im         *Importer
 	req        Request
 	rec        *SessionRecord
-	plan       []events.ChunkRef
-	byID       []int32  // indexes of plan sorted by chunk ID, for ordinal
+	plan       *chunker.Plan
 	done       ChunkSet // ordinals acknowledged, in this run or before
 	window     []inflight
 	acked      []ackedChunk // acknowledged, not yet in the record
@@ -636,7 +634,7 @@ type chunkPublisher struct {
 
 func (im *Importer) newPublisher(ctx context.Context, req Request, rec *SessionRecord, a *chunker.Analysis) *chunkPublisher {
 	p := &chunkPublisher{
-		ctx: ctx, im: im, req: req, rec: rec, plan: a.Chunks,
+		ctx: ctx, im: im, req: req, rec: rec, plan: &a.Plan,
 		lastFlush: time.Now(), maxFlight: req.MaxInFlight, every: req.RecordEvery,
 		interval: req.RecordInterval, ackTimeout: req.AckTimeout,
 	}
@@ -653,25 +651,20 @@ func (im *Importer) newPublisher(ctx context.Context, req Request, rec *SessionR
 	if p.ackTimeout <= 0 {
 		p.ackTimeout = DefaultAckTimeout
 	}
-	p.byID = make([]int32, len(a.Chunks))
-	for i := range p.byID {
-		p.byID[i] = int32(i)
-	}
-	slices.SortFunc(p.byID, func(i, j int32) int { return strings.Compare(a.Chunks[i].ID, a.Chunks[j].ID) })
 	// The acknowledged chunks: Acked, and the IDs an earlier build listed.
 	resolved := *rec
 	resolved.Acked = rec.Acked.Clone()
-	resolved.ResolveLegacy(p.ordinal)
+	resolved.ResolveLegacy(a.Plan.Ordinal)
 	p.done = resolved.Acked
 	p.progress = Progress{
-		Session: rec.ID, File: rec.File, ChunksTotal: len(a.Chunks), MovementsTotal: a.Movements,
+		Session: rec.ID, File: rec.File, ChunksTotal: a.Plan.Len(), MovementsTotal: a.Movements,
 		Started: time.Now(),
 	}
-	for _, c := range a.Chunks {
-		if p.done.Has(c.Ordinal) {
+	for i := range a.Plan.Len() {
+		if p.done.Has(i + 1) {
 			p.resumed++
 			p.progress.ChunksDone++
-			p.progress.MovementsDone += c.Movements
+			p.progress.MovementsDone += a.Plan.Movements(i)
 		}
 	}
 	p.progress.ChunksResumed = p.resumed
@@ -685,19 +678,9 @@ func (p *chunkPublisher) report() {
 	}
 }
 
-// ordinal returns the plan ordinal of chunk id, 0 when the plan has no such
-// chunk.
-func (p *chunkPublisher) ordinal(id string) int {
-	i, ok := slices.BinarySearchFunc(p.byID, id, func(k int32, id string) int { return strings.Compare(p.plan[k].ID, id) })
-	if !ok {
-		return 0
-	}
-	return int(p.byID[i]) + 1
-}
-
 // skip reports whether chunk id was acknowledged before (Build's skip).
 func (p *chunkPublisher) skip(id string) bool {
-	n := p.ordinal(id)
+	n := p.plan.Ordinal(id)
 	return n > 0 && p.done.Has(n)
 }
 
@@ -833,7 +816,7 @@ func (p *chunkPublisher) flush(force bool) error {
 	defer cancel()
 	now := p.im.now()
 	rec, err := p.im.Sessions.Update(ctx, p.rec.ID, func(r *SessionRecord) error {
-		r.ResolveLegacy(p.ordinal)
+		r.ResolveLegacy(p.plan.Ordinal)
 		for _, c := range p.acked {
 			r.AddChunk(c.ordinal, c.movements)
 		}

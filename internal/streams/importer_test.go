@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,13 +152,13 @@ func requireExactlyOnce(t *testing.T, ms []message, a *chunker.Analysis) {
 			}
 		}
 	}
-	for _, ref := range a.Chunks {
+	for _, ref := range a.Plan.Refs() {
 		if n := counts[events.MsgID(a.SessionID, ref.ID)]; n != 1 {
 			t.Fatalf("chunk %s is in the stream %d times, want 1", ref.ID, n)
 		}
 	}
-	if chunks != len(a.Chunks) || movements != a.Movements {
-		t.Fatalf("stream has %d chunks / %d movements, plan %d / %d", chunks, movements, len(a.Chunks), a.Movements)
+	if chunks != a.Plan.Len() || movements != a.Movements {
+		t.Fatalf("stream has %d chunks / %d movements, plan %d / %d", chunks, movements, a.Plan.Len(), a.Movements)
 	}
 }
 
@@ -189,13 +188,13 @@ func TestImportSameFileThreeTimes(t *testing.T) {
 	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
 		t.Fatalf("outcomes %v want %v", outcomes, want)
 	}
-	if len(analysis.Chunks) < 5 {
-		t.Fatalf("test file has %d chunks; want several weeks", len(analysis.Chunks))
+	if analysis.Plan.Len() < 5 {
+		t.Fatalf("test file has %d chunks; want several weeks", analysis.Plan.Len())
 	}
 	ms := r.messages(t)
 	requireExactlyOnce(t, ms, analysis)
 	counts := countByID(ms)
-	if counts[analysis.SessionID+"/started"] != 1 || counts[analysis.SessionID+"/sealed"] != 1 || len(ms) != len(analysis.Chunks)+2 {
+	if counts[analysis.SessionID+"/started"] != 1 || counts[analysis.SessionID+"/sealed"] != 1 || len(ms) != analysis.Plan.Len()+2 {
 		t.Fatalf("stream: %v", counts)
 	}
 	rec, _ := r.sessions.Get(ctx, analysis.SessionID)
@@ -206,7 +205,7 @@ func TestImportSameFileThreeTimes(t *testing.T) {
 	// The first event is session.started with the plan's size and
 	// fingerprint (the record's); the last is sealed.
 	st, ok := ms[0].event.(*events.SessionStarted)
-	if !ok || st.Chunks != len(analysis.Chunks) || st.Plan != rec.Plan || st.SHA256 != analysis.SHA256 || st.File != "s.csv" {
+	if !ok || st.Chunks != analysis.Plan.Len() || st.Plan != rec.Plan || st.SHA256 != analysis.SHA256 || st.File != "s.csv" {
 		t.Fatalf("first message %+v", ms[0].event)
 	}
 	if _, ok := ms[len(ms)-1].event.(*events.SessionSealed); !ok {
@@ -290,7 +289,7 @@ func TestImportRefusesChangedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fp := events.PlanFingerprint(slices.Values(res.Analysis.Chunks)); before.Plan != fp {
+	if fp := res.Analysis.Plan.Fingerprint(); before.Plan != fp {
 		t.Fatalf("record plan %q, analysis %q", before.Plan, fp)
 	}
 	messages := len(r.messages(t))
@@ -299,7 +298,7 @@ func TestImportRefusesChangedPlan(t *testing.T) {
 	if !errors.Is(err, streams.ErrPlanChanged) {
 		t.Fatalf("resume with another budget: %v, want ErrPlanChanged", err)
 	}
-	if len(res.Analysis.Chunks) == before.TotalChunks {
+	if res.Analysis.Plan.Len() == before.TotalChunks {
 		t.Fatalf("the smaller budget cut the file into the same %d chunks: the test proves nothing", before.TotalChunks)
 	}
 	after, err := r.sessions.Get(testCtx(t), before.ID)
@@ -341,9 +340,9 @@ func TestImportResumesLegacyRecord(t *testing.T) {
 	// Rewrite the record as the old build kept it: IDs, newest first (the
 	// acknowledgement order), and no "acked".
 	var ids []string
-	for i := len(a.Chunks) - 1; i >= 0; i-- {
-		if rec.HasChunk(a.Chunks[i].Ordinal) {
-			ids = append(ids, a.Chunks[i].ID)
+	for i := a.Plan.Len() - 1; i >= 0; i-- {
+		if rec.HasChunk(a.Plan.Chunk(i).Ordinal) {
+			ids = append(ids, a.Plan.Chunk(i).ID)
 		}
 	}
 	rec.Chunks, rec.Acked = ids, streams.ChunkSet{}
@@ -361,11 +360,11 @@ func TestImportResumesLegacyRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Resumed || res.Skipped != 4 || res.Published != len(a.Chunks)-4 || res.Outcome != streams.OutcomeSealed {
-		t.Fatalf("resume: resumed=%v skipped %d published %d of %d, outcome %s", res.Resumed, res.Skipped, res.Published, len(a.Chunks), res.Outcome)
+	if !res.Resumed || res.Skipped != 4 || res.Published != a.Plan.Len()-4 || res.Outcome != streams.OutcomeSealed {
+		t.Fatalf("resume: resumed=%v skipped %d published %d of %d, outcome %s", res.Resumed, res.Skipped, res.Published, a.Plan.Len(), res.Outcome)
 	}
 	got := res.Session
-	if len(got.Chunks) != 0 || got.Acked.String() != fmt.Sprintf("1-%d", len(a.Chunks)) || got.PublishedMovements != a.Movements {
+	if len(got.Chunks) != 0 || got.Acked.String() != fmt.Sprintf("1-%d", a.Plan.Len()) || got.PublishedMovements != a.Movements {
 		t.Fatalf("record after resume: chunks %v acked %q published movements %d of %d", got.Chunks, got.Acked, got.PublishedMovements, a.Movements)
 	}
 	requireExactlyOnce(t, r.messages(t), a)
@@ -512,14 +511,14 @@ func TestImportSplitsUnderSmallMaxPayload(t *testing.T) {
 	}
 	weeks := map[string]bool{}
 	parts := 0
-	for _, c := range res.Analysis.Chunks {
+	for _, c := range res.Analysis.Plan.Refs() {
 		weeks[c.Week] = true
 		if c.Part > 1 {
 			parts++
 		}
 	}
-	if parts == 0 || len(res.Analysis.Chunks) <= len(weeks) {
-		t.Fatalf("no week was split: %d chunks over %d weeks", len(res.Analysis.Chunks), len(weeks))
+	if parts == 0 || res.Analysis.Plan.Len() <= len(weeks) {
+		t.Fatalf("no week was split: %d chunks over %d weeks", res.Analysis.Plan.Len(), len(weeks))
 	}
 	ms := r.messages(t)
 	requireExactlyOnce(t, ms, res.Analysis)
@@ -556,7 +555,7 @@ func TestImportPlanLargerThanMaxPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listed, err := json.Marshal(res.Analysis.Chunks)
+	listed, err := json.Marshal(res.Analysis.Plan.Refs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +565,7 @@ func TestImportPlanLargerThanMaxPayload(t *testing.T) {
 	ms := r.messages(t)
 	requireExactlyOnce(t, ms, res.Analysis)
 	st, ok := ms[0].event.(*events.SessionStarted)
-	if !ok || st.Chunks != len(res.Analysis.Chunks) || st.Plan != events.PlanFingerprint(slices.Values(res.Analysis.Chunks)) {
+	if !ok || st.Chunks != res.Analysis.Plan.Len() || st.Plan != res.Analysis.Plan.Fingerprint() {
 		t.Fatalf("first message %+v", ms[0].event)
 	}
 	for _, m := range ms {
@@ -592,7 +591,7 @@ func TestImportProgressAndBatchedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := len(res.Analysis.Chunks)
+	n := res.Analysis.Plan.Len()
 	if calls != n+1 || last.ChunksDone != n || last.ChunksTotal != n || last.MovementsDone != res.Analysis.Movements {
 		t.Fatalf("progress: %d calls, last %+v, plan %d chunks %d movements", calls, last, n, res.Analysis.Movements)
 	}
