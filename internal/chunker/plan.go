@@ -296,6 +296,7 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	pl := newPlanner(cfg.ByteBudget)
 	a.seed = maphash.MakeSeed()
 	sz := newSizer(a.seed)
+	sz.expect(cfg.Account, broker)
 	seen := false
 	var idx *parsers.Occurrences
 	if windowed {
@@ -307,8 +308,12 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	// (see Options.NoIDs and Options.SizeOnly); the digests use
 	// Record.RowKey in their place, in both passes. SizeOnly's stand-ins
 	// are measured by the sizer's default-format rules, so it is asked
-	// for only when they apply (sz.fast).
-	err = p.Scan(br, parsers.Options{Account: cfg.Account, Index: idx, NoIDs: true, SizeOnly: sz.fast && !cfg.measureValues}, func(rec *parsers.Record) error {
+	// for only when they apply (sz.fast). A record's text is used only
+	// in the callback, or cloned (the row errors, ignored rows, the
+	// sizer's memos, the kinds), so the parser may reuse it
+	// (Options.ReuseText).
+	opts := parsers.Options{Account: cfg.Account, Index: idx, NoIDs: true, SizeOnly: sz.fast && !cfg.measureValues, ReuseText: true}
+	err = p.Scan(br, opts, func(rec *parsers.Record) error {
 		switch {
 		case rec.Err != nil:
 			a.Rows++
@@ -393,7 +398,7 @@ func (c *kindCounts) add(k events.Kind) bool {
 			return c.counts[i]
 		}
 	}
-	c.kinds = append(c.kinds, k)
+	c.kinds = append(c.kinds, events.Kind(strings.Clone(string(k)))) // k may be reused text (Options.ReuseText)
 	c.n = append(c.n, 1)
 	c.counts = append(c.counts, k.Counts())
 	return k.Counts()

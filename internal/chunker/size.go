@@ -22,6 +22,9 @@ import (
 // checks it against encoding/json on every field, and fails when
 // events.Movement gains a field this code does not know.
 //
+// The sizer keeps no string it is given, only copies: pass 1 scans with
+// [parsers.Options.ReuseText].
+//
 // A statement repeats values: the account, broker, kind and currency of
 // every movement, the notes and amounts of the contracts of one row, the
 // shared decimals of the parser. The sizer remembers the last value of each
@@ -43,6 +46,10 @@ type sizer struct {
 	// few kinds and codes), the last value of each decimal field.
 	sizes    [nSizeFields][2]strMemo
 	decSizes [nDecFields]decMemo
+	// The account and the broker given ahead (expect): every movement of
+	// a statement has them, and an equal string (the same one, as a rule)
+	// is quicker to compare than to measure.
+	known [2]strMemo // sAccount, sBroker
 
 	// The last movement's measure without its ID and Part.
 	base      sizeAcc
@@ -186,8 +193,8 @@ func (s *sizer) measure(m *events.Movement, rowKey uint64, prev *events.Movement
 // sizeBase is the size of every field of m but ID and Part, and the JSON
 // size of its Kind (which its standard ID holds).
 func (s *sizer) sizeBase(m *events.Movement) (a sizeAcc, kindLen int) {
-	a.member("account", s.strLen(sAccount, m.Account))
-	a.member("broker", s.strLen(sBroker, m.Broker))
+	a.member("account", s.knownLen(sAccount, m.Account))
+	a.member("broker", s.knownLen(sBroker, m.Broker))
 	kindLen = s.strLen(sKind, string(m.Kind))
 	a.member("kind", kindLen)
 	s.wallTime(&a, 0, "time", m.Time)
@@ -236,6 +243,22 @@ func (s *sizer) sizeBase(m *events.Movement) (a sizeAcc, kindLen int) {
 	return a, kindLen
 }
 
+// expect tells the sizer the account and broker of the statement's
+// movements.
+func (s *sizer) expect(account, broker string) {
+	s.known[sAccount] = strMemo{v: account, n: jsonStringLen(account), used: true}
+	s.known[sBroker] = strMemo{v: broker, n: jsonStringLen(broker), used: true}
+}
+
+// knownLen is strLen(f, v) for f = sAccount or sBroker, quicker for the
+// value given to expect.
+func (s *sizer) knownLen(f int, v string) int {
+	if k := &s.known[f]; k.used && v == k.v {
+		return k.n
+	}
+	return s.strLen(f, v)
+}
+
 // strLen is jsonStringLen(v): measured directly when v is short (quicker
 // than comparing it with remembered values: the codes and kinds of a
 // statement alternate), else remembered in size memo slot f, which holds
@@ -258,7 +281,8 @@ func (s *sizer) strLen(f int, v string) int {
 func (s *sizer) strLenMiss(f int, v string) int {
 	mm := &s.sizes[f]
 	mm[1] = mm[0]
-	mm[0] = strMemo{v: v, n: jsonStringLen(v), used: true}
+	// A clone: v may be text the parser reuses (Options.ReuseText).
+	mm[0] = strMemo{v: strings.Clone(v), n: jsonStringLen(v), used: true}
 	return mm[0].n
 }
 
@@ -421,7 +445,7 @@ func (s *sizer) str(a *sizeAcc, h uint64, f int, key, v string, omitEmpty bool) 
 	case f >= 0:
 		mm := &s.strs[f]
 		if !mm.used || v != mm.v {
-			*mm = strMemo{v: v, n: jsonStringLen(v), h: maphash.String(s.seed, v), used: true}
+			*mm = strMemo{v: strings.Clone(v), n: jsonStringLen(v), h: maphash.String(s.seed, v), used: true}
 		}
 		n, vh = mm.n, mm.h
 	default:

@@ -324,3 +324,33 @@ func TestSameButIDAndPart(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeExpectedAccountBroker measures keyed movements (as pass 1 does)
+// with a sizer told the statement's account and broker (expect): the same
+// sizes as encoding/json gives them with a standard ID, whether a
+// movement's account and broker are the expected ones or not.
+func TestSizeExpectedAccountBroker(t *testing.T) {
+	strs := []string{"acct-1", "tastytrade", "", "a<b>&\"c\"", "a long account name of more than sixteen bytes", "日本語 \xff"}
+	for _, account := range strs {
+		for _, broker := range strs {
+			sz := newSizer(maphash.MakeSeed())
+			sz.expect(account, broker)
+			for _, a := range strs {
+				for _, b := range strs {
+					for _, pair := range [][2]string{{a, b}, {account, broker}, {strings.Clone(account), strings.Clone(broker)}} {
+						m := events.Movement{Account: pair[0], Broker: pair[1], Kind: events.KindStock, Currency: "USD", Line: 2, Notes: "n"}
+						std := m
+						std.ID = strings.Repeat("f", 32) + ":" + string(m.Kind) + ":0"
+						want, err := json.Marshal(&std)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got, _, _ := sz.measure(&m, 1, nil); got != len(want) {
+							t.Fatalf("expecting %q, %q: size %d, encoding/json %d: %s", account, broker, got, len(want), want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

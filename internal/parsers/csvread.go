@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"strings"
+	"unsafe"
 )
 
 // csvReader reads RFC 4180 records exactly as an [encoding/csv.Reader] with
@@ -40,6 +41,10 @@ type csvReader struct {
 	snap           string
 	snapLo, snapHi int
 	lineLo         int // where in buf the last line read starts
+	// reuse makes the fast path's fields substrings of buf itself, with
+	// no snapshot: they change when fill moves or refills buf (the
+	// parsers' Options.ReuseText).
+	reuse bool
 
 	numLine int
 	offset  int64
@@ -195,6 +200,10 @@ func (r *csvReader) fields() []string {
 	return rec
 }
 
+// oneLine reports that the last record read is one line of the input
+// (made by the fast path): no field holds a newline.
+func (r *csvReader) oneLine() bool { return !r.slow }
+
 // nfields is the number of fields of the last record read.
 func (r *csvReader) nfields() int { return len(r.bounds) / 2 }
 
@@ -311,10 +320,17 @@ func (r *csvReader) split(line []byte) bool {
 	// The line is buf[r.lineLo:r.lineLo+n]: take its text from the
 	// snapshot, making a new one if needed.
 	lo := r.lineLo
-	if r.snapHi < 0 || lo < r.snapLo || lo+n > r.snapHi {
-		r.snap, r.snapLo, r.snapHi = string(r.buf[lo:r.hi]), lo, r.hi
+	switch {
+	case r.reuse && n > 0:
+		r.str = unsafe.String(&r.buf[lo], n)
+	case r.reuse:
+		r.str = ""
+	default:
+		if r.snapHi < 0 || lo < r.snapLo || lo+n > r.snapHi {
+			r.snap, r.snapLo, r.snapHi = string(r.buf[lo:r.hi]), lo, r.hi
+		}
+		r.str = r.snap[lo-r.snapLo : lo-r.snapLo+n]
 	}
-	r.str = r.snap[lo-r.snapLo : lo-r.snapLo+n]
 	return true
 }
 

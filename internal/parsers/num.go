@@ -234,3 +234,95 @@ func (dc *decCache) ndiv(x, q num) num {
 	}
 	return numOf(x.dec(dc).DivRound(q.dec(dc), ibDivPrecision))
 }
+
+// divTextLen is the length of the default string form of ndiv(x, q) for
+// small x != 0 and q, worked out without making the quotient: ok is false
+// when it cannot be (wide operands, a q that is not a whole number below
+// 10⁹, a quotient of zero, or a scaled dividend past 128 bits). It is what
+// a scan under [Options.SizeOnly] needs of the per-contract divisions.
+//
+// An exact quotient (exactdec.QuotientSmall) is measured as itself; any
+// other is DivRound(x, q, 28): |x|·10^(xe+28) / q in 128 bits, rounded
+// half away from zero, as a coefficient with exponent -28.
+func divTextLen(x, q num) (int, bool) {
+	if x.wide || q.wide || x.c == 0 || q.e != 0 || q.c <= 0 || q.c >= 1e9 {
+		return 0, false
+	}
+	if c, e, ok := exactdec.QuotientSmall(x.c, x.e, q.c, q.e, ibDivPrecision); ok {
+		if c == 0 {
+			return 0, false
+		}
+		u, neg := uint64(c), c < 0
+		if neg {
+			u = -u
+		}
+		return smallTextLen(neg, u, e), true
+	}
+	// x.e > -28 here: an x of 28 places or more divides exactly or not at
+	// all within them, and QuotientSmall then failed only past int64.
+	k := int(x.e) + ibDivPrecision
+	if k < 0 || k > 38 { // 10³⁹ > 2¹²⁸
+		return 0, false
+	}
+	u, neg := uint64(x.c), x.c < 0
+	if neg {
+		u = -u
+	}
+	// n = u·10^k in 128 bits, in two steps of at most 10^19.
+	hi, lo := uint64(0), u
+	for k > 0 {
+		step := min(k, len(pow10u)-1)
+		h1, l1 := bits.Mul64(lo, pow10u[step])
+		h2, l2 := bits.Mul64(hi, pow10u[step])
+		if h2 != 0 {
+			return 0, false
+		}
+		var carry uint64
+		hi, carry = bits.Add64(h1, l2, 0)
+		if carry != 0 {
+			return 0, false
+		}
+		lo = l1
+		k -= step
+	}
+	d := uint64(q.c)
+	qhi, r := bits.Div64(0, hi, d)
+	qlo, r := bits.Div64(r, lo, d)
+	if r >= d-r { // 2r ≥ d: away from zero
+		qlo++
+		if qlo == 0 {
+			qhi++
+		}
+	}
+	if qhi == 0 && qlo == 0 {
+		return 0, false
+	}
+	digits, tz, ok := uint128Digits(qhi, qlo)
+	if !ok {
+		return 0, false
+	}
+	return exactdec.StringLen(neg, digits, tz, -ibDivPrecision), true
+}
+
+// uint128Digits is the number of decimal digits of hi·2⁶⁴+lo != 0 and its
+// trailing zeros, for a number below 10³⁸ (ok is false above).
+func uint128Digits(hi, lo uint64) (digits, tz int, ok bool) {
+	trailing := func(u uint64) (n int) {
+		for ; u%10 == 0; u /= 10 {
+			n++
+		}
+		return n
+	}
+	switch {
+	case hi == 0:
+		return uintDigits(lo), trailing(lo), true
+	case hi >= 1e19: // ≥ 10¹⁹·2⁶⁴ > 10³⁸
+		return 0, 0, false
+	}
+	top, rest := bits.Div64(hi, lo, 1e19) // top < 2⁶⁴ as hi < 10¹⁹
+	digits = 19 + uintDigits(top)
+	if rest == 0 {
+		return digits, 19 + trailing(top), true
+	}
+	return digits, trailing(rest), true
+}

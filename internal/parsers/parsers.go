@@ -172,6 +172,15 @@ type Options struct {
 	// honours it, unless the decimal package's printing settings are not
 	// the defaults.
 	SizeOnly bool
+	// ReuseText lets the strings of a record (its movements' text
+	// fields, its RowError's Column and Value, its Ignored reason) share
+	// memory that the
+	// parser overwrites with later rows, as csv.Reader.ReuseRecord lets
+	// a record's slice be reused: they are valid only during the
+	// callback, and a caller that keeps one clones it (strings.Clone).
+	// It saves a copy of the statement's text, a whole file's worth of
+	// allocation per scan. A parser may ignore it; Tastytrade honours it.
+	ReuseText bool
 }
 
 // Parser reads one broker's statements.

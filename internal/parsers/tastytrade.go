@@ -59,7 +59,9 @@ func (Tastytrade) Broker() string { return events.BrokerTastytrade }
 // valid, empty statement. A record (a quoted field may span lines) that
 // runs past 4×MaxLineBytes, i.e. an unterminated quote, ends the scan with
 // one row error for the rest of the file. Memory stays bounded by the line
-// limits, the identity index and the special-dividend rows.
+// limits, the identity index and the special-dividend rows. Under
+// [Options.ReuseText] the fields of a record are read in place from the
+// reader's buffer, with no copy of the text.
 //
 // Identity: a row's fingerprint is [Fingerprint] over, in order, "tastytrade",
 // "1", the Date as the UTC instant (YYYY-MM-DDTHH:MM:SSZ; a Date written
@@ -80,7 +82,7 @@ func (Tastytrade) Broker() string { return events.BrokerTastytrade }
 // as read (of the two rows, for a strike adjustment).
 func (Tastytrade) Scan(r io.Reader, opts Options, fn func(*Record) error) error {
 	sizeOnly := opts.SizeOnly && sizeOnlyDefaults()
-	s := &ttScanner{account: opts.Account, noIDs: opts.NoIDs || sizeOnly, sizeOnly: sizeOnly, fn: fn, occ: opts.Index}
+	s := &ttScanner{account: opts.Account, noIDs: opts.NoIDs || sizeOnly, sizeOnly: sizeOnly, reuseText: opts.ReuseText, fn: fn, occ: opts.Index}
 	if s.occ == nil {
 		s.occ = &Occurrences{}
 	}
@@ -178,7 +180,11 @@ type ttScanner struct {
 	account  string
 	noIDs    bool
 	sizeOnly bool // Options.SizeOnly: decimals are stand-ins (see out)
-	fn       func(*Record) error
+	// Options.ReuseText: a record's fields are substrings of the CSV
+	// reader's buffer, which later rows overwrite; what the scanner
+	// keeps past a row (the special dividends) it clones.
+	reuseText bool
+	fn        func(*Record) error
 
 	guard  ttGuard
 	cr     *csvReader
@@ -206,6 +212,11 @@ type ttScanner struct {
 	dayText string
 	days    int64
 	dayYear int
+	// The last date-time of the usual form read, and its text (a copy:
+	// the row's may be reused, Options.ReuseText).
+	lastDT     ttDateTime
+	lastDTText [24]byte
+	lastDTOK   bool
 
 	lastUTC      int64
 	lastUTCDay   int64  // days since 1970-01-01 of lastUTC
@@ -230,6 +241,7 @@ func (s *ttScanner) currencyIndex() int {
 func (s *ttScanner) scan(r io.Reader) error {
 	s.guard.r = r
 	s.cr = newCSVReader(&s.guard)
+	s.cr.reuse = s.reuseText
 
 	if err := s.readHeader(); err != nil {
 		return err
@@ -305,7 +317,10 @@ func (s *ttScanner) advance() int {
 	n := s.cr.nfields()
 	line, _ := s.cr.FieldPos(0)
 	last, _ := s.cr.FieldPos(n - 1)
-	s.nextLine = last + strings.Count(s.cr.field(n-1), "\n") + 1
+	s.nextLine = last + 1
+	if !s.cr.oneLine() {
+		s.nextLine += strings.Count(s.cr.field(n-1), "\n")
+	}
 	return line
 }
 
@@ -488,11 +503,17 @@ func (s *ttScanner) read(row *ttRow, line int, ascii bool) *RowError {
 	return nil
 }
 
-// parseDateTime is ttParseDateTime, remembering the day of the last
-// date-time of the usual form: rows come in runs of the same day.
+// parseDateTime is ttParseDateTime, remembering the last date-time of the
+// usual form and its day: rows come in runs of the same day, and often of
+// the same second.
 func (s *ttScanner) parseDateTime(v string) (ttDateTime, bool) {
 	if len(v) != 24 {
 		return ttParseDateTime(v)
+	}
+	if s.lastDTOK && v == string(s.lastDTText[:]) {
+		dt := s.lastDT
+		dt.offset = v[19:] // this row's text, not the last one's
+		return dt, true
 	}
 	if s.dayText == "" || v[:10] != s.dayText {
 		days, y, ok := ttFastDate(v)
@@ -502,6 +523,8 @@ func (s *ttScanner) parseDateTime(v string) (ttDateTime, bool) {
 		s.dayText, s.days, s.dayYear = strings.Clone(v[:10]), days, y
 	}
 	if dt, ok := ttFastClock(v, s.days, s.dayYear); ok {
+		s.lastDT, s.lastDTOK = dt, true
+		copy(s.lastDTText[:], v)
 		return dt, true
 	}
 	return ttParseDateTime(v)
@@ -706,9 +729,21 @@ func (s *ttScanner) divOut(x, q num) decimal.Decimal {
 	h := (uint64(x.c)*0x9e3779b97f4a7c15 ^ uint64(uint32(x.e))*0xc2b2ae3d27d4eb4f ^ uint64(q.c)*0xff51afd7ed558ccd ^ uint64(uint32(q.e))) >> (64 - 8)
 	sl := &s.divs[h]
 	if !sl.ok || sl.x != x || sl.q != q {
-		*sl = ttDivSlot{x: x, q: q, out: s.out(s.dec.ndiv(x, q)), ok: true}
+		*sl = ttDivSlot{x: x, q: q, out: s.divOutMiss(x, q), ok: true}
 	}
 	return sl.out
+}
+
+// divOutMiss is s.out(s.dec.ndiv(x, q)); under Options.SizeOnly the
+// stand-in is found from the quotient's length (divTextLen), with no
+// big.Int for an inexact quotient.
+func (s *ttScanner) divOutMiss(x, q num) decimal.Decimal {
+	if s.sizeOnly {
+		if l, ok := divTextLen(x, q); ok && l < len(standIns) {
+			return standIns[l]
+		}
+	}
+	return s.out(s.dec.ndiv(x, q))
 }
 
 // ttDivSlot remembers a per-contract quotient as a movement's decimal.
@@ -721,18 +756,24 @@ type ttDivSlot struct {
 // add appends to s.moves a movement with the fields every movement of row
 // shares and returns it.
 func (s *ttScanner) add(row *ttRow, kind events.Kind, seq int) *events.Movement {
+	m := s.addShared(row, kind, seq)
+	m.Commissions, m.Fees = s.out(row.commissions), s.out(row.fees)
+	return m
+}
+
+// addShared is add without Commissions and Fees, for the option rule, which
+// sets them per contract.
+func (s *ttScanner) addShared(row *ttRow, kind events.Kind, seq int) *events.Movement {
 	s.moves = append(s.moves, events.Movement{
-		Account:     s.account,
-		Broker:      events.BrokerTastytrade,
-		Kind:        kind,
-		Time:        row.dt.wall,
-		Offset:      row.dt.offset,
-		Seq:         seq,
-		Line:        row.line,
-		Currency:    row.currency,
-		Commissions: s.out(row.commissions),
-		Fees:        s.out(row.fees),
-		Notes:       row.description,
+		Account:  s.account,
+		Broker:   events.BrokerTastytrade,
+		Kind:     kind,
+		Time:     row.dt.wall,
+		Offset:   row.dt.offset,
+		Seq:      seq,
+		Line:     row.line,
+		Currency: row.currency,
+		Notes:    row.description,
 	})
 	return &s.moves[len(s.moves)-1]
 }
@@ -893,7 +934,7 @@ func (s *ttScanner) options(row *ttRow, seq int) error {
 	}
 	n := int(fl)
 
-	m := s.add(row, events.KindOption, seq)
+	m := s.addShared(row, events.KindOption, seq) // Commissions, Fees: below
 	m.Ticker = row.underlying
 	if m.Ticker == "" {
 		m.Ticker = "UNKNOWN"

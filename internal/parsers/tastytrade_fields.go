@@ -282,6 +282,12 @@ func ttDigits(s string, i, n int) (int, bool) {
 	return v, true
 }
 
+// ttDigits2 is ttDigits(s, i, 2).
+func ttDigits2(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0' // a byte below '0' wraps past 9
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
 // ttFastDate reads the YYYY-MM-DD of s (len(s) >= 10): the days since
 // 1970-01-01, and the year.
 func ttFastDate(s string) (days int64, year int, ok bool) {
@@ -303,11 +309,11 @@ func ttFastClock(s string, days int64, year int) (ttDateTime, bool) {
 	if s[10] != 'T' || s[13] != ':' || s[16] != ':' || (s[19] != '+' && s[19] != '-') {
 		return ttDateTime{}, false
 	}
-	h, ok4 := ttDigits(s, 11, 2)
-	mi, ok5 := ttDigits(s, 14, 2)
-	sec, ok6 := ttDigits(s, 17, 2)
-	oh, ok7 := ttDigits(s, 20, 2)
-	om, ok8 := ttDigits(s, 22, 2)
+	h, ok4 := ttDigits2(s, 11)
+	mi, ok5 := ttDigits2(s, 14)
+	sec, ok6 := ttDigits2(s, 17)
+	oh, ok7 := ttDigits2(s, 20)
+	om, ok8 := ttDigits2(s, 22)
 	if !(ok4 && ok5 && ok6 && ok7 && ok8) || h > 23 || mi > 59 || sec > 59 || oh > 99 || om > 59 {
 		return ttDateTime{}, false
 	}
@@ -376,10 +382,7 @@ func ttParseExpiration(s string) (events.Date, bool) {
 }
 
 func ttValidDate(y, m, d int) (events.Date, bool) {
-	if m < 1 || m > 12 || d < 1 || d > 31 || !plausibleYear(y) {
-		return 0, false
-	}
-	if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
+	if m < 1 || m > 12 || d < 1 || d > events.DaysIn(y, m) || !plausibleYear(y) {
 		return 0, false
 	}
 	return events.NewDate(y, time.Month(m), d), true

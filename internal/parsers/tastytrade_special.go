@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/shopspring/decimal"
@@ -34,14 +35,18 @@ func ttSpecialOf(row *ttRow, dc *decCache, rowID *[32]byte, key uint64, seq int)
 	if root == "" {
 		root = "UNKNOWN"
 	}
+	// The row's text may be the CSV reader's buffer (Options.ReuseText),
+	// and these records come at the end of the scan: keep copies.
+	dt := row.dt
+	dt.offset = strings.Clone(dt.offset)
 	var id string
 	if rowID != nil {
 		id = string(rowID[:])
 	}
 	return ttSpecial{
 		rowID: id,
-		line:  row.line, dt: row.dt, root: root, value: row.value.dec(dc), quantity: row.quantity.dec(dc),
-		exp: row.expiration, strike: row.strike.n.dec(dc), strikeOK: row.strike.ok, callPut: row.callPut, currency: row.currency,
+		line:  row.line, dt: dt, root: strings.Clone(root), value: row.value.dec(dc), quantity: row.quantity.dec(dc),
+		exp: row.expiration, strike: row.strike.n.dec(dc), strikeOK: row.strike.ok, callPut: strings.Clone(row.callPut), currency: strings.Clone(row.currency),
 		rowKey: key, seq: seq,
 	}
 }
