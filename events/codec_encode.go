@@ -36,6 +36,22 @@ var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 // few hundred KiB; an unusually large one is left to the GC).
 const maxPooledBuf = 4 << 20
 
+// AppendMarshal appends Marshal(e) to b. A chunk is encoded straight into
+// b: given b's capacity its encoded size (the chunk's planned size: see
+// chunker.Plan), its encoding makes no allocation and no copy, where
+// Marshal grows a scratch buffer and copies it out.
+func AppendMarshal(b []byte, e Event) ([]byte, error) {
+	if c, ok := e.(*Chunk); ok && c != nil && decimalDefaults() {
+		var enc chunkEncoder
+		return enc.appendChunk(b, c), nil
+	}
+	data, err := Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, data...), nil
+}
+
 // marshalChunk encodes c as json.Marshal(c) does.
 func marshalChunk(c *Chunk) ([]byte, error) {
 	if !decimalDefaults() {

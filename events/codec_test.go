@@ -456,3 +456,29 @@ func TestValidateAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMarshal: AppendMarshal writes Marshal's bytes after b's, and a
+// chunk encoded into a buffer of its exact size stays in that buffer.
+func TestAppendMarshal(t *testing.T) {
+	for typ, e := range samples() {
+		want, err := Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendMarshal([]byte("prefix"), e)
+		if err != nil || string(got) != "prefix"+string(want) {
+			t.Errorf("%s: AppendMarshal = %s, %v; want prefix%s", typ, got, err, want)
+		}
+		if typ != TypeChunk {
+			continue
+		}
+		buf := make([]byte, 0, len(want))
+		got, err = AppendMarshal(buf, e)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("chunk into an exact buffer: %v", err)
+		}
+		if &got[0] != &buf[:1][0] {
+			t.Error("a chunk encoded into a buffer of its size left the buffer")
+		}
+	}
+}

@@ -120,6 +120,9 @@ func (p Plan) Chunk(i int) events.ChunkRef {
 // i+1, without making its ChunkRef.
 func (p Plan) Movements(i int) int { return int(p.chunks[i].movements) }
 
+// Bytes is the exact size of the body of the chunk of ordinal i+1.
+func (p Plan) Bytes(i int) int { return int(p.chunks[i].bytes) }
+
 // All yields the chunks with their indexes (ordinal - 1), in order.
 func (p Plan) All() iter.Seq2[int, events.ChunkRef] {
 	return func(yield func(int, events.ChunkRef) bool) {

@@ -695,7 +695,7 @@ func (p *chunkPublisher) emit(c *events.Chunk) error {
 			return err
 		}
 	}
-	f, err := PublishAsync(p.im.JS, p.im.Stream, c, events.MsgID(c.Session, c.ID))
+	f, err := PublishAsync(p.im.JS, p.im.Stream, c, events.MsgID(c.Session, c.ID), p.plan.Bytes(c.Ordinal-1))
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,20 @@ var ErrTooLarge = errors.New("streams: message larger than the server's max payl
 // NewMsg encodes e into a message for its subject (events.Subject) with the
 // schema and type headers and Nats-Msg-Id msgID.
 func NewMsg(e events.Event, msgID string) (*nats.Msg, error) {
-	data, err := events.Marshal(e)
+	return newMsg(e, msgID, 0)
+}
+
+// newMsg is NewMsg for a body of size bytes, when known (a chunk's planned
+// size): then it is encoded into a buffer of that size, with no scratch
+// buffer and no copy.
+func newMsg(e events.Event, msgID string, size int) (*nats.Msg, error) {
+	var data []byte
+	var err error
+	if size > 0 {
+		data, err = events.AppendMarshal(make([]byte, 0, size), e)
+	} else {
+		data, err = events.Marshal(e)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +123,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, stream string, e event
 
 // PublishAsync sends e without waiting; the future resolves with the
 // stream's acknowledgement. The number in flight is bounded by the
-// jetstream.WithPublishAsyncMaxPending option js was created with.
-func PublishAsync(js jetstream.JetStream, stream string, e events.Event, msgID string) (jetstream.PubAckFuture, error) {
-	m, err := NewMsg(e, msgID)
+// jetstream.WithPublishAsyncMaxPending option js was created with. size is
+// the encoded body's size when known (a chunk's planned size), else 0.
+func PublishAsync(js jetstream.JetStream, stream string, e events.Event, msgID string, size int) (jetstream.PubAckFuture, error) {
+	m, err := newMsg(e, msgID, size)
 	if err != nil {
 		return nil, err
 	}
