@@ -43,12 +43,13 @@
 // writes a new version: it inserts the account's rows under a fresh version
 // number as the computation emits them (at most
 // [Options.ProjectionBatchRows] rows of a table per INSERT, so memory stays
-// flat however many rows there are), then commits that version by
-// inserting one row into projection_commits with the number of rows of each
-// table, marks the sessions completed, and finally drops the partitions of
-// older versions but the one it superseded (which readers may still be
-// reading). Readers ([Store.Projections] and the *_current views) only read
-// the latest committed version, so they see the old projections or the new
+// flat however many rows there are; the last rows of the three tables are
+// inserted at the same time), then commits that version by inserting one row
+// into projection_commits with the number of rows of each table, marks the
+// sessions completed, and finally drops the partitions of older versions but
+// the one it superseded (which readers may still be reading). Readers
+// ([Store.Projections] and the *_current views) only read the latest
+// committed version, so they see the old projections or the new
 // ones, never a mix, and never a version still being written. A write that
 // fails before its commit (the computation's error, a cancelled context, a
 // failed INSERT) drops its partial version. [Store.Projections] reads the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/projections"
@@ -21,6 +22,11 @@ import (
 // the context ends or an insert fails before the commit, the new version is
 // dropped (best effort; a version left behind is never read, and the next
 // replacement drops it) and the old projections stay current.
+//
+// The last rows of the three tables (for most accounts, all their rows)
+// are inserted at the same time, each table's on a connection of its own:
+// the INSERTs of a small account's projections are most of its phase 2,
+// and the server creates their parts in parallel.
 //
 // The rows must have distinct keys within a version, or ReplacingMergeTree
 // would merge them away: a currency's broker rows and a (ticker, currency)'s
@@ -268,13 +274,14 @@ func (p *projectionWriter) flush(i int) error {
 	return nil
 }
 
+// flushAll inserts every table's gathered rows, the tables at the same
+// time; every INSERT has ended when it returns.
 func (p *projectionWriter) flushAll() error {
+	var g errgroup.Group
 	for i := range p.tables {
-		if err := p.flush(i); err != nil {
-			return err
-		}
+		g.Go(func() error { return p.flush(i) })
 	}
-	return nil
+	return g.Wait()
 }
 
 // discard drops whatever the writer inserted (best effort: it runs after a
