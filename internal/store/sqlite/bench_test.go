@@ -203,6 +203,35 @@ func BenchmarkWriteBatchTransactions(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteBatchArrival is BenchmarkWriteBatch with the chunks in
+// the order ingest publishes them ("statement": a Tastytrade statement is
+// newest first, so are its chunks) and in the opposite order, oldest week
+// first (the same batches' sizes): what the B-tree costs when each batch
+// lands in front of the history written before it rather than after it.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench BenchmarkWriteBatchArrival -benchtime 2x -count 5
+func BenchmarkWriteBatchArrival(b *testing.B) {
+	batches, n := statementBatches(b, 100_000)
+	var all []*events.Chunk
+	for _, batch := range batches {
+		all = append(all, batch...)
+	}
+	slices.Reverse(all)
+	var oldest [][]*events.Chunk
+	for _, batch := range batches {
+		oldest = append(oldest, all[:len(batch)])
+		all = all[len(batch):]
+	}
+	for _, order := range []struct {
+		name    string
+		batches [][]*events.Chunk
+	}{{"statement", batches}, {"oldest-first", oldest}} {
+		b.Run(order.name, func(b *testing.B) {
+			benchWrites(b, order.batches, n, func() *sqlite.Store { return freshStore(b) })
+		})
+	}
+}
+
 // BenchmarkWriteBatchGrown is BenchmarkWriteBatch into a store that holds
 // an older history of the same account first: the statement's movements
 // five times over, moved back three years per copy, with other IDs

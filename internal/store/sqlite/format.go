@@ -17,6 +17,32 @@ type formatter struct {
 	args     []any
 	decimals map[decimalKey]any // the text of a decimal, boxed once
 	docs     []byte             // documents' bytes, see document
+	boxes    [numBoxes]box      // see boxed
+}
+
+// box is a text and its boxed value.
+type box struct {
+	s string
+	v any
+}
+
+// The texts of a movement row that repeat from row to row (formatter.boxed).
+const (
+	boxAccount = iota
+	boxKind
+	boxSession
+	numBoxes
+)
+
+// boxed returns s as an argument, boxing it (an allocation) only when it
+// differs from the last text of slot: a batch's rows repeat their account,
+// their session and mostly their kind.
+func (f *formatter) boxed(slot int, s string) any {
+	b := &f.boxes[slot]
+	if b.v == nil || b.s != s {
+		b.s, b.v = s, s
+	}
+	return b.v
 }
 
 // decimalKey is a decimal whose coefficient fits in an int64: the value

@@ -16,9 +16,11 @@ import (
 const rowsPerInsert = 64
 
 // movementRowsPerInsert is the rows of one INSERT into movement_docs: its
-// rows are 7 values, so 256 of them are 1,792 parameters, and write with
-// about 10 % less CPU per movement than 64 (BenchmarkWriteBatch).
-const movementRowsPerInsert = 256
+// rows are 7 values, so 1,024 of them are 7,168 parameters (SQLite allows
+// 32,766). They write with about 10 % less CPU per movement than 64 rows,
+// 4-7 % less than 256, and 4-8 % less than 2,048 or 4,096
+// (BenchmarkWriteBatch, BENCHMARKS.md).
+const movementRowsPerInsert = 1024
 
 // insertQuery returns an INSERT of rows rows into table's columns (a
 // comma-separated list), followed by tail (an ON CONFLICT clause or "").

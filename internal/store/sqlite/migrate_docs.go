@@ -41,10 +41,9 @@ func migrateDocs(ctx context.Context, tx *sql.Tx) error {
 		if err != nil {
 			return fmt.Errorf("movement %s: column session: %w", m.m.ID, err)
 		}
-		args := f.movementArgs(&m.m, session)
 		// The utc column as it is (utcOf recomputes the same value from the
 		// time and offset, unless the table was changed by hand).
-		args[1] = sc.utc
+		args := f.movementArgs(&m.m, sc.utc, session)
 		if err := ins.add(m.m.ID, args...); err != nil {
 			return fmt.Errorf("movement %w", err)
 		}

@@ -342,19 +342,49 @@ func scanQuery(cols string, kinds []events.Kind) string {
 		from += ` INDEXED BY movement_docs_adjustments`
 	}
 	q := `SELECT ` + cols + ` FROM ` + from + ` WHERE account = ?`
-	switch len(kinds) {
-	case 0:
-	case 1:
+	switch {
+	case len(kinds) == 0:
+	case len(kinds) == 1:
 		// A literal, which the partial index's WHERE implies.
 		q += ` AND kind = ` + literal(string(kinds[0]))
-	default:
+	case len(kinds) > maxKindTerms:
 		lits := make([]string, len(kinds))
 		for i, k := range kinds {
 			lits[i] = literal(string(k))
 		}
 		q += ` AND kind IN (` + strings.Join(lits, ", ") + `)`
+	default:
+		// Comparisons, most frequent kind first, not IN: SQLite tests
+		// kind IN (list) with a search of a temporary B-tree per row, and
+		// a chain of comparisons stops at the first equal one.
+		kinds = slices.Clone(kinds)
+		slices.SortStableFunc(kinds, func(a, b events.Kind) int { return kindRank(a) - kindRank(b) })
+		terms := make([]string, len(kinds))
+		for i, k := range kinds {
+			terms[i] = `kind = ` + literal(string(k))
+		}
+		q += ` AND (` + strings.Join(terms, ` OR `) + `)`
 	}
 	return q + ` ORDER BY utc, id`
+}
+
+// maxKindTerms bounds the comparisons of a scan's kind test: a longer list
+// (never phase 2's) is an IN, which does not nest an expression per kind
+// (SQLite limits an expression's depth to 1,000).
+const maxKindTerms = 16
+
+// frequentKinds are the kinds in the order a history usually has most of
+// them (option contracts and trades first): scanQuery tests a row's kind
+// against them in this order.
+var frequentKinds = []events.Kind{events.KindOption, events.KindStock, events.KindCash, events.KindDividend,
+	events.KindDividendTax, events.KindConversion, events.KindStrikeAdjustment}
+
+// kindRank is k's position in frequentKinds, after them for another kind.
+func kindRank(k events.Kind) int {
+	if i := slices.Index(frequentKinds, k); i >= 0 {
+		return i
+	}
+	return len(frequentKinds)
 }
 
 // literal quotes s as an SQL string literal.

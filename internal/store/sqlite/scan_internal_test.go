@@ -131,3 +131,64 @@ func TestScannerColumns(t *testing.T) {
 		t.Errorf("fields with a column: %b, want every field %b", seen, events.AllFields)
 	}
 }
+
+// A scan of several kinds tests each row's kind with comparisons, most
+// frequent kind first, not with kind IN (list), which SQLite runs as a
+// search of a temporary B-tree (OpenEphemeral) per row.
+func TestScanKindsCompared(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	kinds := []events.Kind{events.KindCash, events.KindConversion, "future_kind", events.KindStock, events.KindOption}
+	q := scanQuery(newDocScanner("a", 0).names, kinds)
+	if want := ` AND (kind = 'option' OR kind = 'stock' OR kind = 'cash' OR kind = 'conversion' OR kind = 'future_kind') `; !strings.Contains(q, want) {
+		t.Errorf("query %s\nwant it to contain %s", q, want)
+	}
+	if kinds[0] != events.KindCash || kinds[2] != "future_kind" {
+		t.Errorf("scanQuery changed its argument: %v", kinds)
+	}
+	rows, err := s.r.QueryContext(t.Context(), `EXPLAIN `+q, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		v := make([]any, len(cols))
+		p := make([]any, len(cols))
+		for i := range v {
+			p[i] = &v[i]
+		}
+		if err := rows.Scan(p...); err != nil {
+			t.Fatal(err)
+		}
+		if op, _ := v[1].(string); op == "OpenEphemeral" {
+			t.Errorf("the program of %s opens a temporary table", q)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A list of kinds longer than maxKindTerms is tested with IN, in the
+// list's order; one of maxKindTerms kinds with comparisons.
+func TestScanManyKinds(t *testing.T) {
+	kinds := make([]events.Kind, maxKindTerms+1)
+	for i := range kinds {
+		kinds[i] = events.Kind(fmt.Sprintf("k%d", i))
+	}
+	kinds[3] = events.KindOption
+	q := scanQuery(newDocScanner("a", 0).names, kinds)
+	if !strings.Contains(q, ` AND kind IN ('k0', 'k1', 'k2', 'option', 'k4', `) {
+		t.Errorf("query %s: want kind IN (…)", q)
+	}
+	if q := scanQuery(newDocScanner("a", 0).names, kinds[:maxKindTerms]); strings.Contains(q, " IN ") {
+		t.Errorf("query %s: want comparisons", q)
+	}
+}

@@ -35,7 +35,8 @@
 // window as wide as the account's offsets (table movement_offsets), and
 // decodes only the document members of the fields asked for; the strike
 // adjustments have a partial index. Rows are written in
-// multi-row INSERTs (insert.go), and [Store.WriteProjections] writes
+// multi-row INSERTs (insert.go), a batch's chunks in key order (keyOrder),
+// and [Store.WriteProjections] writes
 // projection rows as they are emitted (a writer goroutine inserts them in
 // batches of 32 beside the computation), so neither path holds more than a
 // statement's rows and two such batches whatever the history. The statement journal a
