@@ -397,7 +397,14 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	case errors.Is(buildErr, chunker.ErrFileChanged):
 		return res, im.markFailed(ctx, rec, ReasonFileModified, fmt.Errorf("%w: %s", ErrFileModified, abs))
 	case buildErr != nil || drainErr != nil || flushErr != nil:
-		return res, im.interrupted(ctx, res, errors.Join(buildErr, drainErr, flushErr))
+		cause := errors.Join(buildErr, drainErr, flushErr)
+		for _, err := range []error{buildErr, drainErr, flushErr} {
+			if errors.Is(err, ErrStorageFull) {
+				cause = err // the others say the same
+				break
+			}
+		}
+		return res, im.interrupted(ctx, res, cause)
 	}
 	for i := range a.Plan.Len() {
 		if !p.done.Has(i + 1) {
@@ -545,6 +552,12 @@ func (im *Importer) markFailed(ctx context.Context, rec *SessionRecord, reason s
 // ended it marks the session cancelled and publishes session.cancelled;
 // otherwise the session stays publishing with the error recorded.
 func (im *Importer) interrupted(ctx context.Context, res *Result, cause error) error {
+	if errors.Is(cause, ErrStorageFull) {
+		// The session record is in the same full store: it keeps what it
+		// has (every chunk it lists is in the stream), and the session
+		// resumes once there is room.
+		return cause
+	}
 	rec := res.Session
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultAckTimeout)
 	defer cancel()
@@ -771,7 +784,7 @@ func (p *chunkPublisher) awaitAck(in *inflight) error {
 			deadline = time.Now().Add(DefaultOutageTimeout)
 		}
 		if !Transient(err) || p.ctx.Err() != nil || time.Now().After(deadline) {
-			return fmt.Errorf("streams: chunk %s: %w", msgID, err)
+			return fmt.Errorf("streams: chunk %s: %w", msgID, classify(err))
 		}
 		p.im.log().Warn("chunk not acknowledged; publishing it again", "chunk_id", msgID, "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -785,7 +798,7 @@ func (p *chunkPublisher) awaitAck(in *inflight) error {
 		future, err = p.im.JS.PublishMsgAsync(msg, publishOpts(p.im.Stream, msgID)...)
 		if err != nil {
 			if !Transient(err) {
-				return fmt.Errorf("streams: chunk %s: %w", msgID, err)
+				return fmt.Errorf("streams: chunk %s: %w", msgID, classify(err))
 			}
 			future = nil
 		}

@@ -575,6 +575,47 @@ func TestImportPlanLargerThanMaxPayload(t *testing.T) {
 	}
 }
 
+// TestImportStopsWhenStoreIsFull: a server whose JetStream storage is full
+// answers "insufficient resources" with status 503, like an outage; an
+// import used to retry it for DefaultOutageTimeout on every call (minutes).
+// It now stops at once with ErrStorageFull, and what the session record
+// says was acknowledged is in the stream.
+func TestImportStopsWhenStoreIsFull(t *testing.T) {
+	r := newRig(t, natsembed.Config{MaxStore: 2 << 20})
+	path := statement{rows: 6000, days: 300, pad: 200}.write(t, filepath.Join(r.dir, "big.csv"))
+	start := time.Now()
+	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
+	took := time.Since(start)
+	if !errors.Is(err, streams.ErrStorageFull) {
+		t.Fatalf("import into a full store: %v, want ErrStorageFull", err)
+	}
+	if took > streams.DefaultOutageTimeout/2 {
+		t.Errorf("the import took %s to give up: it retried a full store as an outage", took)
+	}
+	if strings.Count(err.Error(), "storage is full") != 1 {
+		t.Errorf("the error repeats itself: %v", err)
+	}
+	rec, err := r.sessions.Get(testCtx(t), res.Analysis.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Resumable() {
+		t.Errorf("session %s in phase %s is not resumable", rec.ID, rec.Phase)
+	}
+	inStream := map[string]bool{}
+	for _, m := range r.messages(t) {
+		inStream[m.msgID] = true
+	}
+	for i, c := range res.Analysis.Plan.All() {
+		if rec.HasChunk(i+1) && !inStream[events.MsgID(rec.ID, c.ID)] {
+			t.Errorf("the record lists chunk %s, which is not in the stream", c.ID)
+		}
+	}
+	if len(inStream) < 2 || rec.ChunksDone() == res.Analysis.Plan.Len() {
+		t.Fatalf("%d messages in the stream, %d of %d chunks recorded: the store was not full", len(inStream), rec.ChunksDone(), res.Analysis.Plan.Len())
+	}
+}
+
 func TestImportProgressAndBatchedRecord(t *testing.T) {
 	r := newRig(t, natsembed.Config{})
 	path := statement{rows: 300, days: 150}.write(t, filepath.Join(r.dir, "p.csv"))

@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,11 +31,47 @@ const (
 	retryMax       = 2 * time.Second
 )
 
+// ErrStorageFull: the server refused to store a message because JetStream
+// reached its storage limit (its max_file_store, or the disk): nothing a
+// retry can get through until an operator frees space or raises the limit.
+// An import stops at once with it, resumable once there is room.
+var ErrStorageFull = errors.New("streams: the NATS server's JetStream storage is full (free space or raise its max_file_store, then import again: the session resumes)")
+
+// JetStream's error codes (nats-server's errors.json) for a store at its
+// limits; the first is answered with status 503, like a real outage.
+const (
+	jsErrInsufficientResources    = 10023 // JSInsufficientResourcesErr
+	jsErrStorageResourcesExceeded = 10047 // JSStorageResourcesExceededErr
+	jsErrMemoryResourcesExceeded  = 10028 // JSMemoryResourcesExceededErr
+	jsErrAccountResourcesExceeded = 10002 // JSAccountResourcesExceededErr
+)
+
+// storageFull reports whether err is JetStream refusing for want of storage.
+func storageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jsErrInsufficientResources, jsErrStorageResourcesExceeded, jsErrMemoryResourcesExceeded, jsErrAccountResourcesExceeded:
+		return true
+	}
+	return false
+}
+
+// classify marks err with ErrStorageFull when it is one.
+func classify(err error) error {
+	if err != nil && storageFull(err) && !errors.Is(err, ErrStorageFull) {
+		return fmt.Errorf("%w: %w", ErrStorageFull, err)
+	}
+	return err
+}
+
 // Transient reports whether err is a broker outage that a retry can get
 // through: disconnected, reconnecting, timed out, no responders, or
-// JetStream not ready yet.
+// JetStream not ready yet. A full store is not one (ErrStorageFull).
 func Transient(err error) bool {
-	if err == nil {
+	if err == nil || storageFull(err) {
 		return false
 	}
 	for _, target := range []error{
@@ -69,7 +106,7 @@ func retry(ctx context.Context, f func(ctx context.Context) error) error {
 		err := f(actx)
 		cancel()
 		if err == nil || !Transient(err) || ctx.Err() != nil {
-			return err
+			return classify(err)
 		}
 		now := time.Now()
 		if deadline.IsZero() {

@@ -3,10 +3,12 @@ package streams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestRetryBoundsEachAttempt: a request sent just before the connection
@@ -57,5 +59,38 @@ func TestRetryStops(t *testing.T) {
 	})
 	if !errors.Is(err, nats.ErrDisconnected) || attempts != 3 {
 		t.Errorf("cancelled: got %v after %d attempts, want ErrDisconnected after 3", err, attempts)
+	}
+}
+
+func TestTransient(t *testing.T) {
+	full := &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}
+	tests := []struct {
+		name          string
+		err           error
+		transient     bool
+		isStorageFull bool
+	}{
+		{"disconnected", nats.ErrDisconnected, true, false},
+		{"timeout", fmt.Errorf("publish: %w", nats.ErrTimeout), true, false},
+		{"JetStream unavailable", &jetstream.APIError{Code: 503, ErrorCode: 10008}, true, false},
+		{"storage full", fmt.Errorf("update: %w", full), false, true},
+		{"storage resources exceeded", &jetstream.APIError{Code: 500, ErrorCode: 10047}, false, true},
+		{"account resources exceeded", &jetstream.APIError{Code: 400, ErrorCode: 10002}, false, true},
+		{"bad request", &jetstream.APIError{Code: 400, ErrorCode: 10003}, false, false},
+		{"nil", nil, false, false},
+	}
+	for _, tt := range tests {
+		if got := Transient(tt.err); got != tt.transient {
+			t.Errorf("%s: Transient = %v, want %v", tt.name, got, tt.transient)
+		}
+		if got := errors.Is(classify(tt.err), ErrStorageFull); got != tt.isStorageFull {
+			t.Errorf("%s: classified as storage full = %v, want %v", tt.name, got, tt.isStorageFull)
+		}
+	}
+	// retry gives up on a full store at once.
+	calls := 0
+	err := retry(t.Context(), func(context.Context) error { calls++; return full })
+	if calls != 1 || !errors.Is(err, ErrStorageFull) {
+		t.Errorf("retry of a full store: %d calls, %v", calls, err)
 	}
 }
