@@ -108,7 +108,8 @@ func analyzeAndBuild(st *statement) (passTimes, error) {
 	var writeTime time.Duration
 	start = time.Now()
 	err = chunker.Build(f, a, cfg, nil, func(c *events.Chunk) error {
-		body, err := events.Marshal(c)
+		// As ingest's publisher: into a buffer of the chunk's planned size.
+		body, err := events.AppendMarshal(make([]byte, 0, a.Plan.Bytes(c.Ordinal-1)), c)
 		if err != nil {
 			return err
 		}
