@@ -545,7 +545,7 @@ func TestImportSplitsUnderSmallMaxPayload(t *testing.T) {
 // TestImportPlanLargerThanMaxPayload imports a file whose chunk plan alone,
 // listed chunk by chunk as schema 1's session.started did, exceeds the
 // server's max payload: such a file could not be imported at all (every
-// statement of more than ~12,000 chunks under the default 1 MiB).
+// statement of more than ~11,000 chunks under the default 1 MiB).
 // session.started now carries the plan's size and fingerprint.
 func TestImportPlanLargerThanMaxPayload(t *testing.T) {
 	const maxPayload = 4 << 10
