@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/exactdec"
 	"github.com/shopspring/decimal"
 )
 
@@ -59,21 +60,29 @@ func newFormatter() *formatter {
 	return &formatter{decimals: make(map[decimalKey]any)}
 }
 
-// decimal returns d's exact text, d.String(), as an argument.
+// decimal returns d's exact text, d.String(), as an argument: short
+// amounts, which repeat, from a cache; longer ones written afresh.
 func (f *formatter) decimal(d decimal.Decimal) any {
-	if d.NumDigits() > 18 {
-		return d.String()
+	c, e, ok := exactdec.Small(d)
+	if !ok {
+		return decimalText(d)
 	}
-	k := decimalKey{d.CoefficientInt64(), d.Exponent()}
+	k := decimalKey{c, e}
 	if v, ok := f.decimals[k]; ok {
 		return v
 	}
 	if len(f.decimals) >= maxFormatted {
 		clear(f.decimals)
 	}
-	v := any(d.String())
+	v := any(decimalText(d))
 	f.decimals[k] = v
 	return v
+}
+
+// decimalText is d.String() for any d (exactdec.AppendText).
+func decimalText(d decimal.Decimal) string {
+	var buf [48]byte
+	return string(exactdec.AppendText(buf[:0], d))
 }
 
 // docArena is the size of the buffers documents are written into.

@@ -1,10 +1,6 @@
 package sqlite
 
-import (
-	"github.com/shopspring/decimal"
-
-	"github.com/foliostream/foliostream/internal/exactdec"
-)
+import "github.com/shopspring/decimal"
 
 // projectionDecimal returns d's exact text, d.String(), as an argument of
 // a projections INSERT. The quotients of the projections (cost bases,
@@ -15,10 +11,4 @@ func projectionDecimal(f *formatter, d decimal.Decimal) any {
 		return decimalText(d)
 	}
 	return f.decimal(d)
-}
-
-// decimalText is d.String() for any d (exactdec.AppendText).
-func decimalText(d decimal.Decimal) string {
-	var buf [48]byte
-	return string(exactdec.AppendText(buf[:0], d))
 }
