@@ -178,12 +178,14 @@ type result struct {
 	Analyze float64 `json:"analyze_s"`
 	Build   float64 `json:"build_s"`
 	// Processes.
-	IngestWall   float64 `json:"ingest_wall_s"`
-	IngestCPU    float64 `json:"ingest_cpu_s"`
-	IngestRSS    int64   `json:"ingest_peak_rss"`
-	ProjectorRSS int64   `json:"projector_peak_rss"`
-	ProjectorCPU float64 `json:"projector_cpu_s"`
-	NATSRSS      int64   `json:"nats_peak_rss"`
+	IngestWall    float64 `json:"ingest_wall_s"`
+	IngestCPU     float64 `json:"ingest_cpu_s"`
+	IngestRSS     int64   `json:"ingest_peak_rss"`
+	IngestAnon    int64   `json:"ingest_peak_anon"` // RssAnon, the largest sample
+	ProjectorRSS  int64   `json:"projector_peak_rss"`
+	ProjectorAnon int64   `json:"projector_peak_anon"`
+	ProjectorCPU  float64 `json:"projector_cpu_s"`
+	NATSRSS       int64   `json:"nats_peak_rss"`
 	// Store writes (projector log).
 	Writes        int     `json:"store_writes"`
 	WriteTotal    float64 `json:"store_write_total_s"`
@@ -293,6 +295,7 @@ func (e runEnv) run(ctx context.Context, sc scenario, dir string, logw io.Writer
 		r.IngestWall = max(r.IngestWall, time.Since(start).Seconds())
 		r.IngestCPU += p.cpu().Seconds()
 		r.IngestRSS = max(r.IngestRSS, p.peakRSS())
+		r.IngestAnon = max(r.IngestAnon, p.peakAnon())
 	}
 	r.IngestWall = 0
 	for _, p := range ingests {
@@ -306,7 +309,7 @@ func (e runEnv) run(ctx context.Context, sc scenario, dir string, logw io.Writer
 	if err := proj.stop(); err != nil {
 		return nil, fmt.Errorf("projector: %w", err)
 	}
-	r.ProjectorRSS, r.ProjectorCPU = proj.peakRSS(), proj.cpu().Seconds()
+	r.ProjectorRSS, r.ProjectorAnon, r.ProjectorCPU = proj.peakRSS(), proj.peakAnon(), proj.cpu().Seconds()
 	if err := r.readProjectorLog(proj.log); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ type proc struct {
 	err     error
 	wall    time.Duration
 	hwm     atomic.Int64 // peak RSS in bytes, sampled
+	anon    atomic.Int64 // peak anonymous (private) resident memory in bytes, sampled
 }
 
 // startProc starts bin with args; stdout and stderr go to dir/name.log.
@@ -54,18 +55,27 @@ func startProc(dir, name, bin string, env []string, args ...string) (*proc, erro
 	return p, nil
 }
 
-// watchHWM samples the process's VmHWM (peak resident set) every 10 ms
-// until it exits. VmHWM only grows, so the last sample misses at most the
-// last 10 ms. The kernel's ru_maxrss cannot be used for a child of this
-// process: Go starts children with vfork, and the child's ru_maxrss then
-// includes the benchmark's own resident set before the exec.
+// watchHWM samples the process's VmHWM (peak resident set) and RssAnon
+// every 10 ms until it exits. VmHWM only grows, so the last sample misses at
+// most the last 10 ms. The kernel's ru_maxrss cannot be used for a child of
+// this process: Go starts children with vfork, and the child's ru_maxrss
+// then includes the benchmark's own resident set before the exec. RssAnon,
+// the memory the process itself allocated (heap, stacks, the runtime's), has
+// no peak counter: its maximum over the samples may miss a peak shorter than
+// 10 ms. The rest of the resident set is file pages (RssFile: the
+// executable's and libraries' pages, shared and reclaimable) and RssShmem.
 func (p *proc) watchHWM() {
 	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if kb := vmHWM(path); kb > 0 {
-			p.hwm.Store(kb * 1024)
+		if st, ok := readStatus(path); ok {
+			if st.hwm > 0 {
+				p.hwm.Store(st.hwm)
+			}
+			if st.anon > p.anon.Load() {
+				p.anon.Store(st.anon)
+			}
 		}
 		select {
 		case <-p.done:
@@ -75,20 +85,35 @@ func (p *proc) watchHWM() {
 	}
 }
 
-// vmHWM reads the VmHWM line (KiB) of a /proc/PID/status file; 0 when it
-// cannot.
-func vmHWM(path string) int64 {
+// procStatus is what watchHWM reads of a /proc/PID/status file, in bytes.
+type procStatus struct{ hwm, anon int64 }
+
+// readStatus reads the VmHWM and RssAnon lines of a /proc/PID/status file;
+// false when it cannot read the file.
+func readStatus(path string) (procStatus, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return procStatus{}, false
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
+	return parseStatus(string(b)), true
+}
+
+// parseStatus reads the VmHWM and RssAnon lines (in kB) of a
+// /proc/PID/status text; a missing or unreadable line is 0.
+func parseStatus(text string) procStatus {
+	kb := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n * 1024
+	}
+	var st procStatus
+	for line := range strings.SplitSeq(text, "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
+			st.hwm = kb(v)
+		} else if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			st.anon = kb(v)
 		}
 	}
-	return 0
+	return st
 }
 
 // wait waits for the process to exit (or ctx to end, then kills it).
@@ -127,6 +152,11 @@ func (p *proc) stop() error {
 // peakRSS is the process's peak resident set size in bytes (VmHWM, see
 // watchHWM).
 func (p *proc) peakRSS() int64 { return p.hwm.Load() }
+
+// peakAnon is the largest anonymous resident memory sampled, in bytes (see
+// watchHWM): what the process allocated, without the file pages of its
+// executable and libraries.
+func (p *proc) peakAnon() int64 { return p.anon.Load() }
 
 // cpu is the process's user+system CPU time once it exited.
 func (p *proc) cpu() time.Duration {
