@@ -62,19 +62,3 @@ func Run(t testing.TB, cfg natsembed.Config) *Env {
 	env.JS = js
 	return env
 }
-
-// Connect opens another client connection to env's server, closed in
-// t.Cleanup.
-func (env *Env) Connect(t testing.TB, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(env.URL, opts...)
-	if err != nil {
-		t.Fatalf("connect %s: %v", env.URL, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
-	return nc, js
-}
