@@ -44,9 +44,10 @@ type runConfig struct {
 	// Accounts restricts the consumer to these accounts' subjects (a
 	// partition); empty means every account.
 	Accounts []string
-	// BatchSize, BatchAge bound a store write.
+	// BatchSize, BatchAge and BatchIdle bound a store write (projector.Config).
 	BatchSize int
 	BatchAge  time.Duration
+	BatchIdle time.Duration
 	// BackOff is the redelivery schedule; its first value is the ack wait.
 	BackOff []time.Duration
 	// BusyTimeout is how long a store write waits for a lock held by
@@ -98,6 +99,7 @@ func (c *runConfig) projectorConfig() projector.Config {
 		Durable:   c.Scale.durable(c.Durable),
 		BatchSize: c.BatchSize,
 		BatchAge:  c.BatchAge,
+		BatchIdle: c.BatchIdle,
 		BackOff:   c.BackOff,
 		Create:    c.Scale.create(),
 	}
@@ -151,7 +153,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cfg.Durable, "durable", projector.DefaultDurable, "name of the durable consumer")
 	accounts := fs.String("accounts", "", "comma-separated accounts this projector consumes (a partition); empty: all")
 	fs.IntVar(&cfg.BatchSize, "batch-size", projector.DefaultBatchSize, "messages per store write, at most")
-	fs.DurationVar(&cfg.BatchAge, "batch-age", projector.DefaultBatchAge, "longest a message waits in a batch before the write")
+	fs.DurationVar(&cfg.BatchAge, "batch-age", projector.DefaultBatchAge, "longest a message waits in a batch")
+	fs.DurationVar(&cfg.BatchIdle, "batch-idle", projector.DefaultBatchIdle, "caught up with the stream, write the batch once no message came for this long")
 	fs.DurationVar(&cfg.BusyTimeout, "busy-timeout", sqlite.DefaultBusyTimeout, "how long a store write waits for another process's lock before it fails and is retried")
 	fs.Var((*durationList)(&cfg.BackOff), "backoff", "redelivery schedule of unacknowledged messages; the first value is the ack wait")
 	cfg.Scale.register(fs)

@@ -43,7 +43,7 @@ const (
 )
 
 // received reports a delivered message to the metrics.
-func (p *processor) received(msg jetstream.Msg, e events.Event) {
+func (p *processor) received(md *jetstream.MsgMetadata, e events.Event) {
 	typ := typePoison
 	switch {
 	case e == nil:
@@ -53,7 +53,7 @@ func (p *processor) received(msg jetstream.Msg, e events.Event) {
 		typ = typeSession
 	}
 	var delivery uint64 = 1
-	if md, err := msg.Metadata(); err == nil {
+	if md != nil {
 		delivery = md.NumDelivered
 	}
 	p.cfg.Metrics.Received(typ, delivery)

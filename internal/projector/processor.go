@@ -32,6 +32,11 @@ type processor struct {
 	lifecycle []events.Event // session events, in arrival order
 	bytes     int
 	oldest    time.Time
+	// last is when the last message was received, and caughtUp whether it
+	// had no message after it in the stream when it was delivered: the
+	// batch is written once the stream stayed idle for BatchIdle after it.
+	last     time.Time
+	caughtUp bool
 
 	// pending holds sealed sessions waiting for phase 2.
 	pending map[string]store.Session
@@ -100,11 +105,15 @@ func (p *processor) recover(ctx context.Context) error {
 }
 
 // deadline is when the loop must wake up with no message: the batch's age
-// limit or a phase-2 retry; zero when nothing is due.
+// limit, its idle limit once caught up, or a phase-2 retry; zero when
+// nothing is due.
 func (p *processor) deadline() time.Time {
 	var d time.Time
 	if len(p.msgs) > 0 {
 		d = p.oldest.Add(p.cfg.BatchAge)
+		if idle := p.last.Add(p.cfg.BatchIdle); p.caughtUp && idle.Before(d) {
+			d = idle
+		}
 	}
 	if !p.retryAt.IsZero() && (d.IsZero() || p.retryAt.Before(d)) {
 		d = p.retryAt
@@ -112,10 +121,14 @@ func (p *processor) deadline() time.Time {
 	return d
 }
 
-// handle decodes one message into the batch, or dead-letters it.
+// handle decodes one message into the batch, or dead-letters it, and writes
+// the batch when it is full.
 func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
 	e, err := decode(msg)
-	p.received(msg, e)
+	md, _ := msg.Metadata() // nil only for a message not from JetStream
+	p.received(md, e)
+	p.last = time.Now()
+	p.caughtUp = md != nil && md.NumPending == 0
 	if err != nil {
 		p.poison++
 		if p.deadLetter != nil {
@@ -126,7 +139,7 @@ func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	if len(p.msgs) == 0 {
-		p.oldest = time.Now()
+		p.oldest = p.last
 	}
 	p.msgs = append(p.msgs, msg)
 	p.bytes += len(msg.Data())
@@ -136,15 +149,20 @@ func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
 		p.lifecycle = append(p.lifecycle, e)
 	}
 	p.pause(ctx, PointBuffered)
+	if ctx.Err() != nil {
+		return // stopping: shutdown writes the batch with a context of its own
+	}
 	if len(p.msgs) >= p.cfg.BatchSize || p.bytes >= p.cfg.BatchBytes {
 		p.flush(ctx)
 	}
 }
 
-// tick flushes an old batch and retries what is due.
+// tick flushes an old batch, or one the stream stopped adding to, and
+// retries what is due.
 func (p *processor) tick(ctx context.Context) {
 	now := time.Now()
-	if len(p.msgs) > 0 && !now.Before(p.oldest.Add(p.cfg.BatchAge)) {
+	if len(p.msgs) > 0 && (!now.Before(p.oldest.Add(p.cfg.BatchAge)) ||
+		p.caughtUp && !now.Before(p.last.Add(p.cfg.BatchIdle))) {
 		p.flush(ctx)
 	}
 	if !p.retryAt.IsZero() && !now.Before(p.retryAt) {

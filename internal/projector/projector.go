@@ -24,6 +24,11 @@ const (
 	DefaultBatchSize  = 64
 	DefaultBatchBytes = 8 << 20
 	DefaultBatchAge   = 250 * time.Millisecond
+	// DefaultBatchIdle is how long a projector that has caught up with the
+	// stream waits for another message before it writes its batch: longer
+	// than the gap between two chunks of an import in progress (a few ms),
+	// far shorter than DefaultBatchAge.
+	DefaultBatchIdle = 20 * time.Millisecond
 	// DefaultMaxAckPending bounds the messages delivered and not yet acked.
 	DefaultMaxAckPending = 4 * DefaultBatchSize
 	// DefaultNakDelay is the first redelivery delay after a failed store
@@ -87,10 +92,19 @@ type Config struct {
 	FilterSubjects []string
 	// BatchSize, BatchBytes and BatchAge bound a batch: it is written when
 	// it holds BatchSize messages or BatchBytes bytes of message bodies, or
-	// when its oldest message has waited BatchAge.
+	// when its oldest message has waited BatchAge. It is also written when
+	// the consumer has caught up with the stream and the stream is idle: the
+	// last message buffered had none after it when the server delivered it
+	// (its NumPending was 0), and no other came within BatchIdle. Waiting
+	// longer would only delay the write: the end of an import (its last
+	// chunks and the sealed event that starts phase 2) is written BatchIdle
+	// after it arrives rather than up to BatchAge later. While an import
+	// is arriving, its chunks come closer together than BatchIdle and the
+	// batches fill as before.
 	BatchSize  int
 	BatchBytes int
 	BatchAge   time.Duration
+	BatchIdle  time.Duration
 	// MaxAckPending bounds the messages delivered and not acked; it must be
 	// at least BatchSize.
 	MaxAckPending int
@@ -142,6 +156,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchAge <= 0 {
 		c.BatchAge = DefaultBatchAge
+	}
+	if c.BatchIdle <= 0 {
+		c.BatchIdle = DefaultBatchIdle
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = max(DefaultMaxAckPending, 4*c.BatchSize)

@@ -540,37 +540,74 @@ func TestStartupRecoversSealed(t *testing.T) {
 	requireProjections(t, mem, "acct", s.all)
 }
 
-// Shutdown writes and acks what was buffered.
+// Shutdown writes and acks what was buffered. The whole statement is in the
+// stream before the projector starts, so that the batch is not written
+// before its last message (a consumer that has caught up writes at once),
+// and the last message is held at PointBuffered until the shutdown.
 func TestShutdownFlushes(t *testing.T) {
 	env := natstest.Run(t, natsembed.Config{})
+	ensureStream(t, env.JS)
 	mem := storetest.NewMemory()
 	s := newStatement("sd", "acct", history("acct", "s", events.NewDate(2025, 9, 1), 6))
 	cfg := testConfig()
 	cfg.BatchSize = 100
 	cfg.BatchAge = time.Minute
 	cfg.BackOff = []time.Duration{5 * time.Minute}
-	buffered := make(chan struct{}, 100)
+	n := len(s.events())
+	last := make(chan struct{})
+	buffered := 0
 	cfg.Pause = func(ctx context.Context, point string) {
-		if point == projector.PointBuffered {
-			buffered <- struct{}{}
+		if point != projector.PointBuffered {
+			return
+		}
+		if buffered++; buffered == n {
+			close(last)
+			<-ctx.Done()
 		}
 	}
-	_, stop := run(t, env.JS, mem, cfg)
 	publish(t, env.JS, s.events()...)
-	for range len(s.events()) {
-		select {
-		case <-buffered:
-		case <-time.After(5 * time.Second):
-			t.Fatal("messages not buffered")
-		}
+	_, stop := run(t, env.JS, mem, cfg)
+	select {
+	case <-last:
+	case <-time.After(5 * time.Second):
+		t.Fatal("messages not buffered")
 	}
 	if mem.Writes() != 0 {
-		t.Fatalf("%d writes before the batch is full or old", mem.Writes())
+		t.Fatalf("%d writes before the batch is full, old or caught up", mem.Writes())
 	}
 	stop()
 	if n, _ := mem.StoredChunks(t.Context(), "sd"); n != len(s.chunks) {
 		t.Fatalf("after shutdown %d chunks stored, want %d", n, len(s.chunks))
 	}
+	requireAllAcked(t, env.JS, projector.DefaultDurable)
+}
+
+// A consumer that has caught up with the stream writes its batch once the
+// stream was idle for BatchIdle (20 ms), not after the batch age (an hour
+// here): a statement published while the projector runs completes in
+// seconds. And under a backlog the batches still fill: a statement already
+// in the stream is written in batches of BatchSize messages.
+func TestCaughtUpFlushes(t *testing.T) {
+	env := natstest.Run(t, natsembed.Config{})
+	ensureStream(t, env.JS)
+	mem := storetest.NewMemory()
+	backlog := newStatement("bl", "acct", history("acct", "b", events.NewDate(2025, 3, 3), 30))
+	publish(t, env.JS, backlog.events()...)
+	cfg := testConfig()
+	cfg.BatchSize = 8
+	cfg.BatchAge = time.Hour
+	cfg.BackOff = []time.Duration{3 * time.Hour}
+	run(t, env.JS, mem, cfg)
+	waitCompleted(t, mem, "bl")
+	// Writes counts the batches and phase 2's projection write.
+	if n, want := mem.Writes(), (len(backlog.events())+cfg.BatchSize-1)/cfg.BatchSize+1; n != want {
+		t.Errorf("a backlog of %d messages took %d writes, want %d (batches of %d, then phase 2)",
+			len(backlog.events()), n, want, cfg.BatchSize)
+	}
+	later := newStatement("lt", "acct", history("acct", "l", events.NewDate(2025, 6, 2), 3))
+	publish(t, env.JS, later.events()...)
+	waitCompleted(t, mem, "lt")
+	requireProjections(t, mem, "acct", append(backlog.all, later.all...))
 	requireAllAcked(t, env.JS, projector.DefaultDurable)
 }
 
