@@ -42,7 +42,10 @@ func rawPublish(ctx context.Context, url string, sts []*statement, maxInFlight i
 		subject := "benchraw." + st.Account
 		err := readBodies(st.Bodies, func(body []byte) error {
 			// The client keeps the slice until the ack: give it its own.
-			_, err := js.PublishAsync(subject, append([]byte(nil), body...))
+			// With maxInFlight unacknowledged, PublishAsync waits for
+			// an ack, by default 200 ms, then fails ("stalled"): a slow
+			// fsync on the server is not a failure of the baseline.
+			_, err := js.PublishAsync(subject, append([]byte(nil), body...), jetstream.WithStallWait(time.Minute))
 			return err
 		})
 		if err != nil {
