@@ -107,8 +107,9 @@ type Options struct {
 // serialised on one connection.
 type Store struct {
 	path string
-	w    *sql.DB // one connection: every write transaction
-	r    *sql.DB // read-only pool
+	w    *sql.DB       // one connection: every write transaction
+	r    *sql.DB       // read-only pool
+	ck   *checkpointer // nil when read-only
 }
 
 var _ store.Store = (*Store)(nil)
@@ -151,7 +152,9 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	// keep the default: phase 2 reads an account once, in key order. A
 	// multi-row INSERT that may fail half-way keeps a statement journal;
 	// temp_store=MEMORY keeps it in memory instead of a temporary file.
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)")
+	// The checkpointer (checkpoint.go) copies the WAL into the file after
+	// each commit, beside the writer; wal_autocheckpoint is its backstop.
+	w, err := sql.Open("sqlite", dsn+fmt.Sprintf("&_txlock=immediate&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(%d)", walBackstop))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -172,6 +175,13 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	s.r = r
+	ck, err := startCheckpointer(dsn, opts.Logger)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.ck = ck
 	return s, nil
 }
 
@@ -215,11 +225,14 @@ func (s *Store) Path() string { return s.path }
 // Close closes the store. The last connection to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
-	var errW error
+	var errC, errW error
+	if s.ck != nil {
+		errC = s.ck.stop()
+	}
 	if s.w != nil {
 		errW = s.w.Close()
 	}
-	return errors.Join(s.r.Close(), errW)
+	return errors.Join(errC, s.r.Close(), errW)
 }
 
 // Ping checks that the file can be read (readiness).
@@ -309,7 +322,11 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		}
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.ck.committed()
+	return nil
 }
 
 // StoredChunks implements [store.Store].
