@@ -41,7 +41,9 @@
 // batches of 32 beside the computation), so neither path holds more than a
 // statement's rows and two such batches whatever the history. The statement journal a
 // multi-row INSERT needs is kept in memory (temp_store=MEMORY), and the
-// write connection keeps a 16 MiB page cache. BENCHMARKS.md has the
+// write connection keeps a 16 MiB page cache. A checkpointer goroutine
+// (checkpoint.go) copies the WAL into the file after each commit on a
+// connection of its own, so that commits do not. BENCHMARKS.md has the
 // measurements.
 package sqlite
 
