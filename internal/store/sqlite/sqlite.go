@@ -101,7 +101,8 @@ type Options struct {
 	ReadConns int
 	// Logger, if not nil, is told about each schema migration applied on
 	// open (rewriting a large movements table takes a while: about 10 s
-	// for 1.65M movements from version 3 to 4).
+	// for 1.65M movements from version 3 to 4), and when background
+	// checkpoints start failing and succeed again (checkpoint.go).
 	Logger *slog.Logger
 }
 
