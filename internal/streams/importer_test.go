@@ -586,6 +586,7 @@ func TestImportStopsWhenStoreIsFull(t *testing.T) {
 	start := time.Now()
 	res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1"})
 	took := time.Since(start)
+	importErr := err
 	if !errors.Is(err, streams.ErrStorageFull) {
 		t.Fatalf("import into a full store: %v, want ErrStorageFull", err)
 	}
@@ -613,6 +614,11 @@ func TestImportStopsWhenStoreIsFull(t *testing.T) {
 	}
 	if len(inStream) < 2 || rec.ChunksDone() == res.Analysis.Plan.Len() {
 		t.Fatalf("%d messages in the stream, %d of %d chunks recorded: the store was not full", len(inStream), rec.ChunksDone(), res.Analysis.Plan.Len())
+	}
+	// The file is not at fault: `ingest watch` keeps it and retries (a
+	// rejection would move it to failed/).
+	if streams.Rejection(importErr) {
+		t.Errorf("a full store is a rejection of the file: %v", importErr)
 	}
 }
 
