@@ -43,10 +43,7 @@ func startCheckpointer(dsn string, log *slog.Logger) (*checkpointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
+	keepOneConn(db)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -161,10 +161,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	keepOneConn(w)
 	s := &Store{path: path, w: w}
 	if err := s.migrate(ctx, opts.Logger); err != nil {
 		w.Close()
@@ -186,6 +183,15 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	}
 	s.ck = ck
 	return s, nil
+}
+
+// keepOneConn makes db a single connection kept open for the store's life:
+// the writer's (its page cache stays warm) and the checkpointer's.
+func keepOneConn(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 }
 
 // OpenReadOnly opens an existing store for reading only (no migration, no
