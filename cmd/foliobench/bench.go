@@ -28,7 +28,10 @@ type benchConfig struct {
 	// Accounts are the account counts of each scenario: each size runs once
 	// per account count, its rows spread evenly over the accounts.
 	Accounts []int
-	Seed     uint64
+	// Files is the number of statement files each account's rows are cut
+	// into (at day boundaries), imported oldest first by one ingest.
+	Files int
+	Seed  uint64
 	// Work is the directory for files, stores and logs; "" means a
 	// temporary directory, removed at the end unless Keep.
 	Work string
@@ -81,6 +84,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.Var((*intList)(&cfg.Sizes), "sizes", "movements per scenario, comma-separated (10k, 1M allowed)")
 	fs.Var((*intList)(&cfg.Accounts), "accounts", "accounts per scenario, comma-separated: each size runs once per value")
+	fs.IntVar(&cfg.Files, "files", 1, "statement files per account: each account's statement is cut into this many files at day boundaries, imported oldest first by one ingest")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "synthetic statement seed")
 	fs.StringVar(&cfg.Work, "work", "", "work directory (default: a temporary one, removed at the end)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory (logs, stores)")
@@ -93,6 +97,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.Files < 1 {
+		return fmt.Errorf("--files %d: want at least 1", cfg.Files)
 	}
 	work := cfg.Work
 	if work == "" {
@@ -118,7 +125,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var results []*result
 	for _, size := range cfg.Sizes {
 		for _, accounts := range cfg.Accounts {
-			sc := scenario{Movements: size, Accounts: accounts, Seed: cfg.Seed}
+			sc := scenario{Movements: size, Accounts: accounts, Files: cfg.Files, Seed: cfg.Seed}
 			dir := filepath.Join(work, sc.name())
 			fmt.Fprintf(stderr, "scenario %s (load %s)\n", sc.name(), loadAvg())
 			r, err := env.run(ctx, sc, dir, stderr)
@@ -145,14 +152,22 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// scenario is one benchmark case.
+// scenario is one benchmark case: Movements rows over Accounts accounts,
+// each account's statement in Files files.
 type scenario struct {
 	Movements int
 	Accounts  int
+	Files     int
 	Seed      uint64
 }
 
-func (s scenario) name() string { return fmt.Sprintf("%d-rows-%d-accounts", s.Movements, s.Accounts) }
+func (s scenario) name() string {
+	n := fmt.Sprintf("%d-rows-%d-accounts", s.Movements, s.Accounts)
+	if s.Files > 1 {
+		n += fmt.Sprintf("-%d-files", s.Files)
+	}
+	return n
+}
 
 // runEnv holds the binaries.
 type runEnv struct {
@@ -167,6 +182,7 @@ type result struct {
 	Scenario  string  `json:"scenario"`
 	Rows      int     `json:"rows"`
 	Accounts  int     `json:"accounts"`
+	Files     int     `json:"files_per_account,omitempty"`
 	Movements int     `json:"movements"`
 	Chunks    int     `json:"chunks"`
 	FileBytes int64   `json:"file_bytes"`
@@ -194,7 +210,9 @@ type result struct {
 	ChunkWriteMax float64 `json:"chunk_write_max_s"`
 	PerChunkP50   float64 `json:"per_chunk_cost_p50_s"` // write time / chunks in it
 	PerChunkP99   float64 `json:"per_chunk_cost_p99_s"`
-	// Phase 2 (projector log), summed over accounts.
+	// Phase 2 (projector log), summed over accounts and runs; Phase2Runs
+	// counts the computations (one per account and time it ran).
+	Phase2Runs    int     `json:"phase2_runs"`
 	Phase2        float64 `json:"phase2_s"`
 	Phase2Read    float64 `json:"phase2_read_s"`
 	Phase2Compute float64 `json:"phase2_compute_s"`
@@ -219,42 +237,50 @@ func (e runEnv) run(ctx context.Context, sc scenario, dir string, logw io.Writer
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &result{Scenario: sc.name(), Rows: sc.Movements, Accounts: sc.Accounts, CPUs: runtime.NumCPU()}
+	r := &result{Scenario: sc.name(), Rows: sc.Movements, Accounts: sc.Accounts, Files: sc.Files, CPUs: runtime.NumCPU()}
 	// Statements, raw csv and the in-process passes.
 	var sts []*statement
 	for i := range sc.Accounts {
-		st := &statement{
-			Account: fmt.Sprintf("acct%02d", i+1),
-			Path:    filepath.Join(dir, fmt.Sprintf("acct%02d.csv", i+1)),
-			Bodies:  filepath.Join(dir, fmt.Sprintf("acct%02d.bodies", i+1)),
-		}
+		account := fmt.Sprintf("acct%02d", i+1)
+		path := filepath.Join(dir, account+".csv")
 		rows := sc.Movements / sc.Accounts
 		if i < sc.Movements%sc.Accounts {
 			rows++
 		}
-		if _, err := generate(st.Path, rows, sc.Seed+uint64(i)); err != nil {
+		if _, err := generate(path, rows, sc.Seed+uint64(i)); err != nil {
 			return nil, err
 		}
-		fi, err := os.Stat(st.Path)
-		if err != nil {
-			return nil, err
+		paths := []string{path}
+		if sc.Files > 1 {
+			var err error
+			if paths, err = splitStatement(path, sc.Files); err != nil {
+				return nil, err
+			}
 		}
-		st.Bytes = fi.Size()
-		r.FileBytes += st.Bytes
-		csvTime, _, err := csvBaseline(st.Path)
-		if err != nil {
-			return nil, err
+		for j, path := range paths {
+			st := &statement{Account: account, Path: path,
+				Bodies: filepath.Join(dir, fmt.Sprintf("%s-%02d.bodies", account, j+1))}
+			fi, err := os.Stat(st.Path)
+			if err != nil {
+				return nil, err
+			}
+			st.Bytes = fi.Size()
+			r.FileBytes += st.Bytes
+			csvTime, _, err := csvBaseline(st.Path)
+			if err != nil {
+				return nil, err
+			}
+			pt, err := analyzeAndBuild(st)
+			if err != nil {
+				return nil, err
+			}
+			r.CSV += csvTime.Seconds()
+			r.Analyze += pt.Analyze.Seconds()
+			r.Build += pt.Build.Seconds()
+			r.Movements += st.Movements
+			r.Chunks += st.Chunks
+			sts = append(sts, st)
 		}
-		pt, err := analyzeAndBuild(st)
-		if err != nil {
-			return nil, err
-		}
-		r.CSV += csvTime.Seconds()
-		r.Analyze += pt.Analyze.Seconds()
-		r.Build += pt.Build.Seconds()
-		r.Movements += st.Movements
-		r.Chunks += st.Chunks
-		sts = append(sts, st)
 	}
 	r.Load = loadAvg()
 
@@ -279,14 +305,20 @@ func (e runEnv) run(ctx context.Context, sc scenario, dir string, logw io.Writer
 		return nil, err
 	}
 	start := time.Now()
+	// One ingest per account, with its files in the order given.
 	var ingests []*proc
-	for _, st := range sts {
-		p, err := startProc(dir, "ingest-"+st.Account, e.ingest, nil,
-			"--nats", url, "--account", st.Account, "--log-format", "json", st.Path)
+	for i := 0; i < len(sts); {
+		args := []string{"--nats", url, "--account", sts[i].Account, "--log-format", "json"}
+		j := i
+		for ; j < len(sts) && sts[j].Account == sts[i].Account; j++ {
+			args = append(args, sts[j].Path)
+		}
+		p, err := startProc(dir, "ingest-"+sts[i].Account, e.ingest, nil, args...)
 		if err != nil {
 			return nil, err
 		}
 		ingests = append(ingests, p)
+		i = j
 	}
 	for _, p := range ingests {
 		if err := p.wait(ctx); err != nil {
@@ -425,6 +457,7 @@ func (r *result) readProjectorLog(path string) error {
 				perChunk = append(perChunk, t/float64(l.Chunks))
 			}
 		case "projections replaced":
+			r.Phase2Runs++
 			r.Phase2 += float64(l.Took) / 1e9
 			r.Phase2Read += float64(l.ReadUS) / 1e6
 			r.Phase2Compute += float64(l.ComputeUS) / 1e6

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,10 +61,71 @@ not json
 		t.Errorf("writes %d, p50 %v, p99 %v, per-chunk p50 %v; want 3, 0.04, 0.04, 0.02",
 			r.Writes, r.ChunkWriteP50, r.ChunkWriteP99, r.PerChunkP50)
 	}
-	if r.Phase2 != 2.5 || r.Phase2Read != 1 || r.Phase2Compute != 1 || r.Phase2Replace != 0.5 {
-		t.Errorf("phase 2 %v (%v + %v + %v), want 2.5 (1 + 1 + 0.5)", r.Phase2, r.Phase2Read, r.Phase2Compute, r.Phase2Replace)
+	if r.Phase2Runs != 1 || r.Phase2 != 2.5 || r.Phase2Read != 1 || r.Phase2Compute != 1 || r.Phase2Replace != 0.5 {
+		t.Errorf("phase 2 %d runs, %v (%v + %v + %v), want 1, 2.5 (1 + 1 + 0.5)", r.Phase2Runs, r.Phase2, r.Phase2Read, r.Phase2Compute, r.Phase2Replace)
 	}
 	if err := new(result).readProjectorLog(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("a missing log was accepted")
+	}
+}
+
+// A statement cut into files: every row in exactly one file, whole days per
+// file, the files oldest first, each with the header.
+func TestSplitStatement(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.csv")
+	if _, err := generate(path, 3000, 7); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, body, _ := strings.Cut(string(orig), "\n")
+	paths, err := splitStatement(path, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 5 {
+		t.Fatalf("%d files, want 5", len(paths))
+	}
+	var rows []string // newest first, as in the original
+	days := map[string]string{}
+	for i := len(paths) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(paths[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, rest, _ := strings.Cut(string(b), "\n")
+		if h != header {
+			t.Errorf("%s: header %q", paths[i], h)
+		}
+		part := strings.SplitAfter(rest, "\n")
+		part = part[:len(part)-1] // after the last newline
+		if len(part) < 3000/5/2 {
+			t.Errorf("%s: %d rows, want about %d", paths[i], len(part), 3000/5)
+		}
+		for _, l := range part {
+			if f, ok := days[l[:10]]; ok && f != paths[i] {
+				t.Errorf("day %s in %s and %s", l[:10], f, paths[i])
+			}
+			days[l[:10]] = paths[i]
+		}
+		rows = append(rows, part...)
+	}
+	if got := strings.Join(rows, ""); got != body {
+		t.Errorf("the files' rows (%d) are not the statement's", len(rows))
+	}
+	first := func(p string) string {
+		b, _ := os.ReadFile(p)
+		_, rest, _ := strings.Cut(string(b), "\n")
+		return rest[:10]
+	}
+	for i := 1; i < len(paths); i++ {
+		if first(paths[i-1]) >= first(paths[i]) {
+			t.Errorf("%s (newest day %s) is not older than %s (%s)", paths[i-1], first(paths[i-1]), paths[i], first(paths[i]))
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the statement cut into files is still there: %v", err)
 	}
 }

@@ -56,9 +56,9 @@ func (r *result) slowestRaw() (string, float64) {
 }
 
 func printResult(w io.Writer, r *result) {
-	fmt.Fprintf(w, "  %s: %d movements, %d chunks, end to end %.2fs = %.0f movements/s; ingest %.2fs (rss %s, anonymous %s), projector rss %s (anonymous %s), p99 chunk write %s, phase 2 %s, replay %.2fs (load %s)\n",
+	fmt.Fprintf(w, "  %s: %d movements, %d chunks, end to end %.2fs = %.0f movements/s; ingest %.2fs (rss %s, anonymous %s), projector rss %s (anonymous %s), p99 chunk write %s, phase 2 %s (%d runs), replay %.2fs (load %s)\n",
 		r.Scenario, r.Movements, r.Chunks, r.EndToEnd, rate(r.Movements, r.EndToEnd), r.IngestWall, mb(r.IngestRSS), mb(r.IngestAnon),
-		mb(r.ProjectorRSS), mb(r.ProjectorAnon), ms(r.ChunkWriteP99), ms(r.Phase2), r.Replay, r.Load)
+		mb(r.ProjectorRSS), mb(r.ProjectorAnon), ms(r.ChunkWriteP99), ms(r.Phase2), r.Phase2Runs, r.Replay, r.Load)
 }
 
 // printReport writes the results as Markdown tables.
@@ -87,12 +87,12 @@ func printReport(w io.Writer, rs []*result) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Latency, phase 2, replay, memory")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | chunk write p50 / p99 / max (target < 100 ms) | per-chunk cost p50 / p99 | phase 2 (read + compute + replace) | replay | peak RSS ingest (target < 20 MB): all / anonymous | projector: all / anonymous | replay | NATS server |")
+	fmt.Fprintln(w, "| scenario | chunk write p50 / p99 / max (target < 100 ms) | per-chunk cost p50 / p99 | phase 2 (read + compute + replace), runs | replay | peak RSS ingest (target < 20 MB): all / anonymous | projector: all / anonymous | replay | NATS server |")
 	fmt.Fprintln(w, "|---|---|---|---|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s / %s / %s | %s / %s | %s (%s + %s + %s) | %.2f s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s / %s / %s | %s / %s | %s (%s + %s + %s), %d | %.2f s | %s | %s | %s | %s |\n",
 			r.Scenario, ms(r.ChunkWriteP50), ms(r.ChunkWriteP99), ms(r.ChunkWriteMax), ms(r.PerChunkP50), ms(r.PerChunkP99),
-			ms(r.Phase2), ms(r.Phase2Read), ms(r.Phase2Compute), ms(r.Phase2Replace), r.Replay,
+			ms(r.Phase2), ms(r.Phase2Read), ms(r.Phase2Compute), ms(r.Phase2Replace), r.Phase2Runs, r.Replay,
 			mb(r.IngestRSS)+" / "+mb(r.IngestAnon), mb(r.ProjectorRSS)+" / "+mb(r.ProjectorAnon), mb(r.ReplayRSS), mb(r.NATSRSS))
 	}
 	var ch []*result

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/foliostream/foliostream/events"
@@ -43,6 +46,60 @@ func generate(path string, rows int, seed uint64) (synth.Stats, error) {
 		err = cerr
 	}
 	return st, err
+}
+
+// splitStatement cuts the Tastytrade statement at path (newest row first,
+// one row per line, as the generator writes it) into n files of about the
+// same number of rows, cutting only where the day changes, so that every
+// file is a statement of its own with whole days. It returns the files
+// oldest first (PATH-01.csv holds the oldest days), the order a user
+// catching up on a history imports them in.
+func splitStatement(path string, n int) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	header, body, ok := bytes.Cut(data, []byte("\n"))
+	if !ok {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	lines := bytes.SplitAfter(body, []byte("\n"))
+	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	day := func(l []byte) []byte { return l[:min(len(l), len("2006-01-02"))] }
+	// Cut points, newest first: a part ends at the first day change after
+	// its share of the rows.
+	var parts [][][]byte
+	start := 0
+	for k := 1; k < n && start < len(lines); k++ {
+		end := max(start+1, k*len(lines)/n)
+		for end < len(lines) && bytes.Equal(day(lines[end]), day(lines[end-1])) {
+			end++
+		}
+		parts = append(parts, lines[start:end])
+		start = end
+	}
+	if start < len(lines) {
+		parts = append(parts, lines[start:])
+	}
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	paths := make([]string, len(parts))
+	for i, part := range parts {
+		// parts[0] is the newest: it becomes the last file.
+		p := fmt.Sprintf("%s-%02d.csv", base, len(parts)-i)
+		var b bytes.Buffer
+		b.Write(header)
+		b.WriteByte('\n')
+		for _, l := range part {
+			b.Write(l)
+		}
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		paths[len(parts)-1-i] = p
+	}
+	return paths, os.Remove(path)
 }
 
 // csvBaseline reads and splits the file with encoding/csv (records reused,

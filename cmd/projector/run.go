@@ -48,6 +48,9 @@ type runConfig struct {
 	BatchSize int
 	BatchAge  time.Duration
 	BatchIdle time.Duration
+	// Phase2MaxDelay bounds how long phase 2 waits for a consumer behind
+	// the stream (projector.Config).
+	Phase2MaxDelay time.Duration
 	// BackOff is the redelivery schedule; its first value is the ack wait.
 	BackOff []time.Duration
 	// BusyTimeout is how long a store write waits for a lock held by
@@ -102,6 +105,8 @@ func (c *runConfig) projectorConfig() projector.Config {
 		BatchIdle: c.BatchIdle,
 		BackOff:   c.BackOff,
 		Create:    c.Scale.create(),
+
+		Phase2MaxDelay: c.Phase2MaxDelay,
 	}
 	for _, a := range c.Accounts {
 		// Both the plain and the partitioned stream's subjects.
@@ -155,6 +160,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.BatchSize, "batch-size", projector.DefaultBatchSize, "messages per store write, at most")
 	fs.DurationVar(&cfg.BatchAge, "batch-age", projector.DefaultBatchAge, "longest a message waits in a batch")
 	fs.DurationVar(&cfg.BatchIdle, "batch-idle", projector.DefaultBatchIdle, "caught up with the stream, write the batch once no message came for this long")
+	fs.DurationVar(&cfg.Phase2MaxDelay, "phase2-max-delay", projector.DefaultPhase2MaxDelay, "behind the stream, phase 2 waits for the consumer to catch up (one computation for a backlog of imports) at most this long; negative: never waits")
 	fs.DurationVar(&cfg.BusyTimeout, "busy-timeout", sqlite.DefaultBusyTimeout, "how long a store write waits for another process's lock before it fails and is retried")
 	fs.Var((*durationList)(&cfg.BackOff), "backoff", "redelivery schedule of unacknowledged messages; the first value is the ack wait")
 	cfg.Scale.register(fs)

@@ -40,6 +40,10 @@ type processor struct {
 
 	// pending holds sealed sessions waiting for phase 2.
 	pending map[string]store.Session
+	// projectDue, when set, is when phase 2, put off while the consumer is
+	// behind the stream (Config.Phase2MaxDelay), runs even if it is still
+	// behind.
+	projectDue time.Time
 	// retryAt, when set, is when phase 2 (or the start-up recovery) is
 	// retried after a store error.
 	retryAt time.Time
@@ -105,8 +109,8 @@ func (p *processor) recover(ctx context.Context) error {
 }
 
 // deadline is when the loop must wake up with no message: the batch's age
-// limit, its idle limit once caught up, or a phase-2 retry; zero when
-// nothing is due.
+// limit, its idle limit once caught up, a phase-2 retry, or the end of phase
+// 2's wait for the consumer to catch up; zero when nothing is due.
 func (p *processor) deadline() time.Time {
 	var d time.Time
 	if len(p.msgs) > 0 {
@@ -115,8 +119,10 @@ func (p *processor) deadline() time.Time {
 			d = idle
 		}
 	}
-	if !p.retryAt.IsZero() && (d.IsZero() || p.retryAt.Before(d)) {
-		d = p.retryAt
+	for _, t := range []time.Time{p.retryAt, p.projectDue} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
 	}
 	return d
 }
@@ -157,13 +163,16 @@ func (p *processor) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// tick flushes an old batch, or one the stream stopped adding to, and
-// retries what is due.
+// tick flushes an old batch, or one the stream stopped adding to, runs the
+// phase 2 that waited long enough, and retries what is due.
 func (p *processor) tick(ctx context.Context) {
 	now := time.Now()
 	if len(p.msgs) > 0 && (!now.Before(p.oldest.Add(p.cfg.BatchAge)) ||
 		p.caughtUp && !now.Before(p.last.Add(p.cfg.BatchIdle))) {
 		p.flush(ctx)
+	}
+	if len(p.msgs) == 0 && !p.projectDue.IsZero() && (p.caughtUp || !now.Before(p.projectDue)) {
+		p.project(ctx)
 	}
 	if !p.retryAt.IsZero() && !now.Before(p.retryAt) {
 		p.retryAt = time.Time{}
@@ -239,6 +248,33 @@ func (p *processor) flush(ctx context.Context) {
 	if !p.acks {
 		return // a replay runs phase 2 once, at the end
 	}
+	if p.putOff(time.Now()) {
+		p.markSessions(ctx)
+		return
+	}
+	p.project(ctx)
+}
+
+// putOff reports whether phase 2 waits for the consumer to catch up with
+// the stream: the last message delivered had others after it, and the
+// sealed sessions have waited less than Phase2MaxDelay. Each computation
+// reads the account's whole history, so a backlog of imports into one
+// account (a folder of monthly statements) is computed once, when the
+// backlog is written, rather than once per import: linear in the history
+// instead of quadratic. Caught up, phase 2 runs right after the write.
+func (p *processor) putOff(now time.Time) bool {
+	if p.caughtUp || len(p.pending) == 0 {
+		return false
+	}
+	if p.projectDue.IsZero() {
+		p.projectDue = now.Add(p.cfg.Phase2MaxDelay)
+	}
+	return now.Before(p.projectDue)
+}
+
+// project runs phase 2 for what is ready and marks the completed sessions.
+func (p *processor) project(ctx context.Context) {
+	p.projectDue = time.Time{}
 	p.phase2(ctx)
 	p.markSessions(ctx)
 }

@@ -29,6 +29,9 @@ const (
 	// than the gap between two chunks of an import in progress (a few ms),
 	// far shorter than DefaultBatchAge.
 	DefaultBatchIdle = 20 * time.Millisecond
+	// DefaultPhase2MaxDelay bounds how long phase 2 waits for a consumer
+	// behind the stream to catch up (Config.Phase2MaxDelay).
+	DefaultPhase2MaxDelay = 30 * time.Second
 	// DefaultMaxAckPending bounds the messages delivered and not yet acked.
 	DefaultMaxAckPending = 4 * DefaultBatchSize
 	// DefaultNakDelay is the first redelivery delay after a failed store
@@ -105,6 +108,17 @@ type Config struct {
 	BatchBytes int
 	BatchAge   time.Duration
 	BatchIdle  time.Duration
+	// Phase2MaxDelay bounds how long phase 2 waits while the consumer is
+	// behind the stream. Phase 2 recomputes an account from its whole
+	// history, so while more messages are waiting (the last one delivered
+	// had others after it) the sealed sessions wait for them, and a
+	// backlog of imports into one account is computed once instead of
+	// once per import; caught up, phase 2 runs right after the batch that
+	// completes a session. A backlog that lasts longer than Phase2MaxDelay
+	// gets its phase 2 anyway, so projections lag it by at most that much
+	// plus the computation. 0 means DefaultPhase2MaxDelay; a negative value
+	// never waits (phase 2 after every write that completes a session).
+	Phase2MaxDelay time.Duration
 	// MaxAckPending bounds the messages delivered and not acked; it must be
 	// at least BatchSize.
 	MaxAckPending int
@@ -159,6 +173,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchIdle <= 0 {
 		c.BatchIdle = DefaultBatchIdle
+	}
+	if c.Phase2MaxDelay == 0 {
+		c.Phase2MaxDelay = DefaultPhase2MaxDelay
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = max(DefaultMaxAckPending, 4*c.BatchSize)

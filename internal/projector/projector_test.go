@@ -418,6 +418,61 @@ func TestPhase2Coalesced(t *testing.T) {
 	}
 }
 
+// A backlog of imports into one account costs one phase 2, however many
+// batches it spans: while the consumer is behind the stream, sealed sessions
+// wait for it to catch up (each computation reads the whole history, so one
+// per import would be quadratic in a folder of statements). Phase2MaxDelay
+// bounds the wait, and a negative one computes after every write that
+// completes a session, as before.
+func TestPhase2WaitsForBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxDelay time.Duration
+		slow     time.Duration // each write takes this long at least
+		want     func(n int) bool
+		wantText string
+	}{
+		{name: "default", want: func(n int) bool { return n == 1 }, wantText: "1"},
+		{name: "never waits", maxDelay: -1, want: func(n int) bool { return n == 5 }, wantText: "5, one per session"},
+		{name: "bounded wait", maxDelay: time.Millisecond, slow: 5 * time.Millisecond,
+			want: func(n int) bool { return n >= 2 }, wantText: "at least 2: the wait ends before the backlog"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := natstest.Run(t, natsembed.Config{})
+			ensureStream(t, env.JS)
+			st := &countingStore{Store: storetest.NewMemory(), replaces: map[string]int{}}
+			var es []events.Event
+			var ids []string
+			var all []events.Movement
+			for i := range 5 {
+				ms := history("acct", fmt.Sprintf("w%d", i), events.NewDate(2025, 1, 6).AddDays(7*i), 3)
+				s := newStatement(fmt.Sprintf("bk%d", i), "acct", ms)
+				es = append(es, s.events()...)
+				ids = append(ids, s.started.Session)
+				all = append(all, ms...)
+			}
+			publish(t, env.JS, es...)
+			cfg := testConfig()
+			cfg.BatchSize = 3 // a session (started, chunk, sealed) a batch: five batches
+			cfg.Phase2MaxDelay = tc.maxDelay
+			if tc.slow > 0 {
+				cfg.Pause = func(_ context.Context, point string) {
+					if point == projector.PointWritten {
+						time.Sleep(tc.slow)
+					}
+				}
+			}
+			run(t, env.JS, st, cfg)
+			waitCompleted(t, st, ids...)
+			requireProjections(t, st, "acct", all)
+			if n := st.count("acct"); !tc.want(n) {
+				t.Errorf("phase 2 ran %d times for a backlog of 5 sessions in %d messages, want %s", n, len(es), tc.wantText)
+			}
+			requireAllAcked(t, env.JS, projector.DefaultDurable)
+		})
+	}
+}
+
 func TestPoisonDeadLettered(t *testing.T) {
 	env := natstest.Run(t, natsembed.Config{})
 	ensureStream(t, env.JS)
