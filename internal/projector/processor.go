@@ -268,6 +268,10 @@ func (p *processor) putOff(now time.Time) bool {
 	}
 	if p.projectDue.IsZero() {
 		p.projectDue = now.Add(p.cfg.Phase2MaxDelay)
+		if now.Before(p.projectDue) {
+			p.log.Info("phase 2 waits for the consumer to catch up with the stream",
+				"sealed_sessions", len(p.pending), "at_most_until", p.projectDue)
+		}
 	}
 	return now.Before(p.projectDue)
 }
