@@ -356,3 +356,15 @@ func TestRunListenDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestRunConfigReachesProjector: the batching and phase-2 flags end up in
+// the projector's configuration.
+func TestRunConfigReachesProjector(t *testing.T) {
+	c := runConfig{BatchSize: 7, BatchAge: time.Second, BatchIdle: 3 * time.Millisecond,
+		Phase2MaxDelay: -time.Second, BackOff: []time.Duration{time.Minute}}
+	got := c.projectorConfig()
+	if got.BatchSize != 7 || got.BatchAge != time.Second || got.BatchIdle != 3*time.Millisecond ||
+		got.Phase2MaxDelay != -time.Second || len(got.BackOff) != 1 {
+		t.Errorf("projector config %+v from %+v", got, c)
+	}
+}
