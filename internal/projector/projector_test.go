@@ -388,21 +388,26 @@ func (c *countingStore) count(account string) int {
 	return c.replaces[account]
 }
 
+// sessionsOf makes n statements of account, the i-th a history of days
+// days from start + i*step days, in session "<prefix><i>": their events in
+// order, their session IDs and all their movements.
+func sessionsOf(account, prefix string, n int, start events.Date, step, days int) (es []events.Event, ids []string, all []events.Movement) {
+	for i := range n {
+		ms := history(account, fmt.Sprintf("%s%d", prefix, i), start.AddDays(step*i), days)
+		s := newStatement(fmt.Sprintf("%s%d", prefix, i), account, ms)
+		es = append(es, s.events()...)
+		ids = append(ids, s.started.Session)
+		all = append(all, ms...)
+	}
+	return es, ids, all
+}
+
 // Several sessions of one account sealed in one batch cost one phase 2.
 func TestPhase2Coalesced(t *testing.T) {
 	env := natstest.Run(t, natsembed.Config{})
 	ensureStream(t, env.JS)
 	st := &countingStore{Store: storetest.NewMemory(), replaces: map[string]int{}}
-	var es []events.Event
-	var ids []string
-	var all []events.Movement
-	for i := range 3 {
-		ms := history("acct", fmt.Sprintf("c%d", i), events.NewDate(2025, 4, 7).AddDays(i), 2)
-		s := newStatement(fmt.Sprintf("co%d", i), "acct", ms)
-		es = append(es, s.events()...)
-		ids = append(ids, s.started.Session)
-		all = append(all, ms...)
-	}
+	es, ids, all := sessionsOf("acct", "co", 3, events.NewDate(2025, 4, 7), 1, 2)
 	// Everything is in the stream before the projector starts, and one
 	// batch holds it all.
 	publish(t, env.JS, es...)
@@ -441,16 +446,7 @@ func TestPhase2WaitsForBacklog(t *testing.T) {
 			env := natstest.Run(t, natsembed.Config{})
 			ensureStream(t, env.JS)
 			st := &countingStore{Store: storetest.NewMemory(), replaces: map[string]int{}}
-			var es []events.Event
-			var ids []string
-			var all []events.Movement
-			for i := range 5 {
-				ms := history("acct", fmt.Sprintf("w%d", i), events.NewDate(2025, 1, 6).AddDays(7*i), 3)
-				s := newStatement(fmt.Sprintf("bk%d", i), "acct", ms)
-				es = append(es, s.events()...)
-				ids = append(ids, s.started.Session)
-				all = append(all, ms...)
-			}
+			es, ids, all := sessionsOf("acct", "bk", 5, events.NewDate(2025, 1, 6), 7, 3)
 			publish(t, env.JS, es...)
 			cfg := testConfig()
 			cfg.BatchSize = 3 // a session (started, chunk, sealed) a batch: five batches
