@@ -229,6 +229,7 @@ type result struct {
 	CHWriteTotal   float64 `json:"clickhouse_store_write_total_s,omitempty"`
 	CHChunkP99     float64 `json:"clickhouse_chunk_write_p99_s,omitempty"`
 	CHPhase2       float64 `json:"clickhouse_phase2_s,omitempty"`
+	CHPhase2Runs   int     `json:"clickhouse_phase2_runs,omitempty"`
 	CHProjectorRSS int64   `json:"clickhouse_projector_peak_rss,omitempty"`
 	RawClickHouse  float64 `json:"raw_clickhouse_s,omitempty"`
 }
@@ -513,7 +514,7 @@ func (e runEnv) runClickHouse(ctx context.Context, r *result, sc scenario, dir, 
 	if err := cr.readProjectorLog(proj.log); err != nil {
 		return err
 	}
-	r.CHWriteTotal, r.CHChunkP99, r.CHPhase2 = cr.WriteTotal, cr.ChunkWriteP99, cr.Phase2
+	r.CHWriteTotal, r.CHChunkP99, r.CHPhase2, r.CHPhase2Runs = cr.WriteTotal, cr.ChunkWriteP99, cr.Phase2, cr.Phase2Runs
 	rawDSN, dropRaw, err := chDatabase(e.clickhouse, chName(sc, "raw"))
 	if err != nil {
 		return err

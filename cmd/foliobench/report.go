@@ -107,11 +107,11 @@ func printReport(w io.Writer, rs []*result) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### ClickHouse (a second projector consumes the complete stream into ClickHouse)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | catch-up | movements/s | store writes | bare clickhouse-go inserts | ratio | chunk write p99 | phase 2 | projector peak RSS |")
+	fmt.Fprintln(w, "| scenario | catch-up | movements/s | store writes | bare clickhouse-go inserts | ratio | chunk write p99 | phase 2, runs | projector peak RSS |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range ch {
-		fmt.Fprintf(w, "| %s | %.2f s | %.0f | %.2f s | %.2f s | %.2f | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %.2f s | %.0f | %.2f s | %.2f s | %.2f | %s | %s, %d | %s |\n",
 			r.Scenario, r.CHCatchUp, rate(r.Movements, r.CHCatchUp), r.CHWriteTotal, r.RawClickHouse,
-			r.RawClickHouse/r.CHWriteTotal, ms(r.CHChunkP99), ms(r.CHPhase2), mb(r.CHProjectorRSS))
+			r.RawClickHouse/r.CHWriteTotal, ms(r.CHChunkP99), ms(r.CHPhase2), r.CHPhase2Runs, mb(r.CHProjectorRSS))
 	}
 }
