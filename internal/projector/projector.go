@@ -284,7 +284,12 @@ func (p *Projector) Run(ctx context.Context) error {
 	if err := proc.recover(ctx); err != nil {
 		return err
 	}
-	proc.phase2(ctx) // sessions a crash left sealed with every chunk stored
+	// Sessions a crash left sealed with every chunk stored: projected now,
+	// or, when the stream holds messages this consumer has not seen yet,
+	// once it has caught up with them (Phase2MaxDelay), like any backlog.
+	if ci := cons.CachedInfo(); ci == nil || ci.NumPending == 0 || !proc.putOff(time.Now()) {
+		proc.phase2(ctx)
+	}
 	proc.markSessions(ctx)
 	iter, err := cons.Messages(jetstream.PullMaxMessages(p.cfg.BatchSize))
 	if err != nil {

@@ -591,6 +591,31 @@ func TestStartupRecoversSealed(t *testing.T) {
 	requireProjections(t, mem, "acct", s.all)
 }
 
+// Sealed sessions found at start-up wait for the backlog like the others:
+// a restart in the middle of a folder of statements computes the account
+// once, after the backlog, not once at start-up and once after.
+func TestStartupSealedWaitsForBacklog(t *testing.T) {
+	env := natstest.Run(t, natsembed.Config{})
+	ensureStream(t, env.JS)
+	st := &countingStore{Store: storetest.NewMemory(), replaces: map[string]int{}}
+	s := newStatement("rec", "acct", history("acct", "r", events.NewDate(2025, 7, 7), 6))
+	b := &store.Batch{Chunks: s.chunks, At: time.Now()}
+	b.Sessions = []store.Session{projector.MergeSession(projector.MergeSession(store.Session{}, s.started), s.sealed)}
+	if err := st.WriteBatch(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	es, ids, all := sessionsOf("acct", "bl", 3, events.NewDate(2025, 8, 4), 7, 3)
+	publish(t, env.JS, es...)
+	cfg := testConfig()
+	cfg.BatchSize = 3
+	run(t, env.JS, st, cfg)
+	waitCompleted(t, st, append(ids, "rec")...)
+	requireProjections(t, st, "acct", append(s.all, all...))
+	if n := st.count("acct"); n != 1 {
+		t.Errorf("phase 2 ran %d times for a sealed session and a backlog of 3, want 1", n)
+	}
+}
+
 // Shutdown writes and acks what was buffered. The whole statement is in the
 // stream before the projector starts, so that the batch is not written
 // before its last message (a consumer that has caught up writes at once),
