@@ -23,9 +23,12 @@
 //     [MergeSession]). A sealed session waits in the store, phase "sealed",
 //     until the store holds every chunk of its plan; then phase 2 runs for
 //     its account — at most once per account per flush, whatever the number
-//     of sessions ready — replaces the projections and marks the sessions
-//     completed in the store and in the session records (the KV bucket).
-//     Sessions left sealed by a crash are picked up at start-up.
+//     of sessions ready, and while the consumer is behind the stream only
+//     once it has caught up or [Config.Phase2MaxDelay] has passed, so that
+//     a backlog of imports costs one computation of the history — replaces
+//     the projections and marks the sessions completed in the store and in
+//     the session records (the KV bucket). Sessions left sealed by a crash
+//     are picked up at start-up.
 //
 // Every write is idempotent (store keys) and every projection is recomputed
 // from the stored movements, never incremented: a redelivered, duplicated or
