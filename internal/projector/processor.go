@@ -119,7 +119,14 @@ func (p *processor) deadline() time.Time {
 			d = idle
 		}
 	}
-	for _, t := range []time.Time{p.retryAt, p.projectDue} {
+	due := []time.Time{p.retryAt}
+	if len(p.msgs) == 0 {
+		// With a batch buffered, its own deadline comes first (BatchAge at
+		// most) and its write runs the phase 2 that is due: waking up for
+		// it now would only spin until then.
+		due = append(due, p.projectDue)
+	}
+	for _, t := range due {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
