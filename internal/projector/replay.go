@@ -43,7 +43,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, st store.Store, cfg Con
 	}
 	proc := newProcessor(st, cfg, false)
 	if info.NumPending > 0 {
-		iter, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize))
+		iter, err := cons.Messages(jetstream.PullMaxMessages(readAhead(cfg.BatchSize)))
 		if err != nil {
 			return stats, fmt.Errorf("projector: replay %s: %w", cfg.Stream, err)
 		}
