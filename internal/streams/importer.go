@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -606,8 +607,9 @@ func (im *Importer) interrupted(ctx context.Context, res *Result, cause error) e
 }
 
 // ackedChunk is an acknowledged chunk waiting to be written to the session
-// record. It keeps nothing of the message: a chunk's body is garbage as
-// soon as the stream has acknowledged it.
+// record. It keeps nothing of the message: once the stream has
+// acknowledged a chunk, its body goes back to the publisher's free bodies
+// (at most maxFlight) and the message is garbage.
 type ackedChunk struct{ ordinal, movements int }
 
 // inflight is a chunk handed to the async publisher.
@@ -618,6 +620,10 @@ type inflight struct {
 	future    jetstream.PubAckFuture
 	sent      time.Time // for Metrics
 	rows      int       // movements in the message, for Metrics
+	// body is the message's encoded body, to reuse once the chunk is
+	// acknowledged; nil once the message was published again (a
+	// future given up on may still hold it).
+	body []byte
 }
 
 // chunkPublisher publishes one session's chunks with a bounded window and
@@ -627,13 +633,18 @@ type inflight struct {
 // ordinal by its ID); the acknowledged chunks are a ChunkSet of ordinals, a
 // few ranges.
 type chunkPublisher struct {
-	ctx        context.Context
-	im         *Importer
-	req        Request
-	rec        *SessionRecord
-	plan       *chunker.Plan
-	done       ChunkSet // ordinals acknowledged, in this run or before
-	window     []inflight
+	ctx    context.Context
+	im     *Importer
+	req    Request
+	rec    *SessionRecord
+	plan   *chunker.Plan
+	done   ChunkSet // ordinals acknowledged, in this run or before
+	window []inflight
+	// bodies are encoded bodies of acknowledged chunks, free for the next
+	// ones: at most maxFlight, each at most the byte budget. Without
+	// them every chunk allocated its body (two thirds of what a 1M-row
+	// import allocated, BENCHMARKS.md "What changed in session 8").
+	bodies     [][]byte
 	acked      []ackedChunk // acknowledged, not yet in the record
 	lastFlush  time.Time
 	published  int
@@ -708,14 +719,59 @@ func (p *chunkPublisher) emit(c *events.Chunk) error {
 			return err
 		}
 	}
-	f, err := PublishAsync(p.im.JS, p.im.Stream, c, events.MsgID(c.Session, c.ID), p.plan.Bytes(c.Ordinal-1))
+	buf := p.takeBody(p.plan.Bytes(c.Ordinal - 1))
+	f, err := PublishAsync(p.im.JS, p.im.Stream, c, events.MsgID(c.Session, c.ID), buf)
 	if err != nil {
+		p.putBody(buf)
 		return err
 	}
-	p.window = append(p.window, inflight{id: c.ID, ordinal: c.Ordinal, movements: countMovements(c.Movements), future: f, sent: time.Now(), rows: len(c.Movements)})
+	p.window = append(p.window, inflight{id: c.ID, ordinal: c.Ordinal, movements: countMovements(c.Movements), future: f, sent: time.Now(), rows: len(c.Movements), body: f.Msg().Data})
 	p.published++
 	pause(p.ctx, p.req, "chunk:"+strconv.Itoa(c.Ordinal))
 	return nil
+}
+
+// takeBody returns an empty buffer of capacity at least size: a free body,
+// or a new one in place of a free one too small (so that the bodies in
+// flight and free are never more than maxFlight + 1).
+func (p *chunkPublisher) takeBody(size int) []byte {
+	if len(p.bodies) == 0 {
+		return make([]byte, 0, size)
+	}
+	i := slices.IndexFunc(p.bodies, func(b []byte) bool { return cap(b) >= size })
+	if i < 0 {
+		i = 0 // dropped: too small
+	}
+	b := p.bodies[i]
+	last := len(p.bodies) - 1
+	p.bodies[i] = p.bodies[last]
+	p.bodies[last] = nil
+	p.bodies = p.bodies[:last]
+	if cap(b) < size {
+		return make([]byte, 0, size)
+	}
+	return b[:0]
+}
+
+// putBody keeps b for a later chunk: while fewer than maxFlight are kept,
+// or in place of a smaller one.
+func (p *chunkPublisher) putBody(b []byte) {
+	if b == nil {
+		return
+	}
+	if len(p.bodies) < p.maxFlight {
+		p.bodies = append(p.bodies, b[:0])
+		return
+	}
+	small := 0
+	for i := range p.bodies {
+		if cap(p.bodies[i]) < cap(p.bodies[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(p.bodies[small]) {
+		p.bodies[small] = b[:0]
+	}
 }
 
 func countMovements(ms []events.Movement) int {
@@ -741,6 +797,7 @@ func (p *chunkPublisher) waitOldest() error {
 	if err := p.awaitAck(&in); err != nil {
 		return err
 	}
+	p.putBody(in.body)
 	if p.im.Metrics != nil {
 		p.im.Metrics.ChunkPublished(in.rows, time.Since(in.sent))
 	}
@@ -795,6 +852,7 @@ func (p *chunkPublisher) awaitAck(in *inflight) error {
 		case <-t.C:
 		}
 		wait = min(2*wait, retryMax)
+		in.body = nil // the future given up on may still hold the message
 		future, err = p.im.JS.PublishMsgAsync(msg, publishOpts(p.im.Stream, msgID)...)
 		if err != nil {
 			if !Transient(err) {

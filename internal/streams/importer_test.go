@@ -542,6 +542,87 @@ func TestImportSplitsUnderSmallMaxPayload(t *testing.T) {
 	}
 }
 
+// TestImportBodiesAreTheChunks: the publisher encodes each chunk into the
+// body of one acknowledged before it (the bodies are reused), so every
+// message in the stream must still be byte for byte the chunk Build makes,
+// encoded on its own: over many chunks of different sizes (a small budget,
+// rows of varied length, weeks of varied size), with one in flight and with
+// several.
+func TestImportBodiesAreTheChunks(t *testing.T) {
+	for _, flight := range []int{1, 3} {
+		t.Run(fmt.Sprintf("in-flight-%d", flight), func(t *testing.T) {
+			r := newRig(t, natsembed.Config{})
+			var b strings.Builder
+			b.WriteString(tastyHeader)
+			start := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+			const rows = 900
+			for i := rows - 1; i >= 0; i-- {
+				// Days of 1 to 12 rows, descriptions of 0 to 400 bytes.
+				day := start.AddDate(0, 0, i*i/(rows*12)+i/7).Add(time.Duration(i) * time.Second)
+				fmt.Fprintf(&b, "%s+0000,Money Movement,Deposit,,,,ACH %d %s,%d.00,0,,--,0.00,,,,,,,,%d.00,USD\n",
+					day.Format("2006-01-02T15:04:05"), i, strings.Repeat("y", (i*37)%401), 100+i, 100+i)
+			}
+			path := filepath.Join(r.dir, "varied.csv")
+			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct1", ByteBudget: 4 << 10, MaxInFlight: flight})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := res.Analysis
+			if a.Plan.Len() < 50 {
+				t.Fatalf("only %d chunks: the test needs many", a.Plan.Len())
+			}
+			want := map[string][]byte{}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			sizes := map[int]bool{}
+			err = chunker.Build(f, a, chunker.Config{}, nil, func(c *events.Chunk) error {
+				body, err := events.Marshal(c)
+				want[events.MsgID(c.Session, c.ID)] = body
+				sizes[len(body)] = true
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sizes) < 10 {
+				t.Fatalf("only %d distinct chunk sizes: the test needs varied ones", len(sizes))
+			}
+			info, err := r.stream.Info(testCtx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+				m, err := r.stream.GetMsg(testCtx(t), seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Header.Get(events.HeaderType) != string(events.TypeChunk) {
+					continue
+				}
+				id := m.Header.Get(events.HeaderMsgID)
+				w, ok := want[id]
+				if !ok {
+					t.Fatalf("seq %d: chunk %s is not one Build makes", seq, id)
+				}
+				if string(m.Data) != string(w) {
+					t.Fatalf("seq %d: chunk %s's body differs from the chunk encoded alone (%d bytes, want %d)", seq, id, len(m.Data), len(w))
+				}
+				got++
+			}
+			if got != len(want) {
+				t.Fatalf("%d chunk messages, want %d", got, len(want))
+			}
+		})
+	}
+}
+
 // TestImportPlanLargerThanMaxPayload imports a file whose chunk plan alone,
 // listed chunk by chunk as schema 1's session.started did, exceeds the
 // server's max payload: such a file could not be imported at all (every

@@ -48,17 +48,17 @@ var ErrTooLarge = errors.New("streams: message larger than the server's max payl
 // NewMsg encodes e into a message for its subject (events.Subject) with the
 // schema and type headers and Nats-Msg-Id msgID.
 func NewMsg(e events.Event, msgID string) (*nats.Msg, error) {
-	return newMsg(e, msgID, 0)
+	return newMsg(e, msgID, nil)
 }
 
-// newMsg is NewMsg for a body of size bytes, when known (a chunk's planned
-// size): then it is encoded into a buffer of that size, with no scratch
-// buffer and no copy.
-func newMsg(e events.Event, msgID string, size int) (*nats.Msg, error) {
+// newMsg is NewMsg with the body appended to buf[:0] when buf is not nil
+// (a buffer of the chunk's planned size, or one reused): then it is
+// encoded with no scratch buffer and no copy.
+func newMsg(e events.Event, msgID string, buf []byte) (*nats.Msg, error) {
 	var data []byte
 	var err error
-	if size > 0 {
-		data, err = events.AppendMarshal(make([]byte, 0, size), e)
+	if buf != nil {
+		data, err = events.AppendMarshal(buf[:0], e)
 	} else {
 		data, err = events.Marshal(e)
 	}
@@ -123,10 +123,13 @@ func Publish(ctx context.Context, js jetstream.JetStream, stream string, e event
 
 // PublishAsync sends e without waiting; the future resolves with the
 // stream's acknowledgement. The number in flight is bounded by the
-// jetstream.WithPublishAsyncMaxPending option js was created with. size is
-// the encoded body's size when known (a chunk's planned size), else 0.
-func PublishAsync(js jetstream.JetStream, stream string, e events.Event, msgID string, size int) (jetstream.PubAckFuture, error) {
-	m, err := newMsg(e, msgID, size)
+// jetstream.WithPublishAsyncMaxPending option js was created with. The
+// body is encoded into buf[:0] when buf is not nil (nil: a new buffer);
+// the message, future.Msg(), keeps it until the future resolves and
+// longer if it is published again, so the caller may reuse buf only
+// after that.
+func PublishAsync(js jetstream.JetStream, stream string, e events.Event, msgID string, buf []byte) (jetstream.PubAckFuture, error) {
+	m, err := newMsg(e, msgID, buf)
 	if err != nil {
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func TestPublishRefusesOversize(t *testing.T) {
 	if _, err := streams.Publish(ctx, env.JS, "", ev, "abc/failed"); !errors.Is(err, streams.ErrTooLarge) {
 		t.Fatalf("got %v want ErrTooLarge", err)
 	}
-	if _, err := streams.PublishAsync(env.JS, "", ev, "abc/failed", 0); !errors.Is(err, streams.ErrTooLarge) {
+	if _, err := streams.PublishAsync(env.JS, "", ev, "abc/failed", nil); !errors.Is(err, streams.ErrTooLarge) {
 		t.Fatalf("async: got %v want ErrTooLarge", err)
 	}
 }
