@@ -5,6 +5,7 @@
 //	foliobench nats --store DIR        the NATS server process the benchmark starts
 //	foliobench profile --rows N        pprof profiles of the in-process stages
 //	foliobench report FILE.json...     the tables of earlier runs' --json files, together
+//	foliobench mem [--runs N] CMD...   peak RSS, anonymous memory and CPU of a command
 //
 // For each scenario (a number of movements spread over one or several
 // accounts) it generates Tastytrade statements with internal/synth, starts a
@@ -57,6 +58,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(args) > 0 && args[0] == "profile" {
 		return cmdProfile(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "mem" {
+		return cmdMem(ctx, args[1:], stdout, stderr)
 	}
 	return cmdBench(ctx, args, stdout, stderr)
 }
