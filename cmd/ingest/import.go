@@ -48,6 +48,8 @@ type importConfig struct {
 	Timeout time.Duration
 	// MaxInFlight bounds unacknowledged chunk messages.
 	MaxInFlight int
+	// OpenBytes bounds the chunks pass 2 holds at once (streams.Request).
+	OpenBytes int
 	// PauseAt is the fault-injection point (env FOLIO_INGEST_PAUSE_AT).
 	PauseAt string
 }
@@ -68,11 +70,18 @@ func (c *importConfig) validate() error {
 	if c.MaxInFlight < 1 {
 		return fmt.Errorf("--max-in-flight %d: want at least 1", c.MaxInFlight)
 	}
+	if c.OpenBytes < minOpenBytes {
+		return fmt.Errorf("--open-bytes %d: want at least %d (1 MiB)", c.OpenBytes, minOpenBytes)
+	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("--timeout %s: want a positive duration", c.Timeout)
 	}
 	return nil
 }
+
+// minOpenBytes is the smallest --open-bytes: below it a large statement in
+// sections would be read once per week.
+const minOpenBytes = 1 << 20
 
 func validBroker(b string) error {
 	switch b {
@@ -90,6 +99,7 @@ func registerImportFlags(fs *flag.FlagSet, c *importConfig) {
 	fs.StringVar(&c.Broker, "broker", "auto", "statement format: auto, tastytrade or ibkr")
 	fs.BoolVar(&c.SkipInvalid, "skip-invalid", false, "publish the valid rows of a file with row errors; the rejects are kept in the session")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", streams.DefaultMaxInFlight, "chunk messages published and not yet acknowledged, at most")
+	fs.IntVar(&c.OpenBytes, "open-bytes", streams.DefaultOpenBytes, "bytes of chunks pass 2 may fill at once; a statement in sections (IBKR) that needs more is read once per window of weeks")
 }
 
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -157,7 +167,7 @@ func importFile(ctx context.Context, im *streams.Importer, sessions *streams.Ses
 	stdout, stderr io.Writer, log *slog.Logger) error {
 	req := streams.Request{
 		Path: path, Account: cfg.Account, Broker: cfg.Broker, SkipInvalid: cfg.SkipInvalid,
-		MaxInFlight: cfg.MaxInFlight, Pause: pauseHook(cfg.PauseAt, stderr),
+		MaxInFlight: cfg.MaxInFlight, OpenBytes: cfg.OpenBytes, Pause: pauseHook(cfg.PauseAt, stderr),
 	}
 	var bar *progressBar
 	if isTerminal(stderr) {

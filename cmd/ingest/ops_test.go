@@ -194,3 +194,40 @@ func TestWatchHelpNamesVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBytes: --open-bytes reaches the importer. A statement in two
+// sections over the same weeks holds every week's open chunk at once in
+// one pass (~2 MB here); under --open-bytes 1 MiB it is read in windows,
+// at the default (32 MiB) once; below 1 MiB the flag is refused.
+func TestOpenBytes(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(tastyHeader)
+	start := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	const rows, days = 3000, 42
+	for _, kind := range []string{"Deposit", "Withdrawal"} {
+		for i := rows - 1; i >= 0; i-- {
+			date := start.AddDate(0, 0, i*days/rows).Add(time.Duration(i) * time.Second).Format("2006-01-02T15:04:05")
+			fmt.Fprintf(&b, "%s+0000,Money Movement,%s,,,,ACH %s %d %s,%d.00,0,,--,0.00,,,,,,,,%d.00,USD\n",
+				date, kind, kind, i, strings.Repeat("p", 200), 100+i, 100+i)
+		}
+	}
+	file := filepath.Join(dir, "sections.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	const note = "rows in sections: pass 2 reads the file once per window of chunks"
+	_, stderr, code := run(ctx, "--nats", srv.URL, "--account", "small", "--open-bytes", "1048576", file)
+	if code != 0 || !strings.Contains(stderr, note) {
+		t.Fatalf("--open-bytes 1 MiB: exit %d, want 0 and the file read in windows:\n%s", code, stderr)
+	}
+	_, stderr, code = run(ctx, "--nats", srv.URL, "--account", "default", file)
+	if code != 0 || strings.Contains(stderr, note) {
+		t.Fatalf("default --open-bytes: exit %d, want 0 and one pass:\n%s", code, stderr)
+	}
+	if _, stderr, code := run(ctx, "--nats", srv.URL, "--account", "tiny", "--open-bytes", "1000", file); code != exitBadUsage || !strings.Contains(stderr, "--open-bytes 1000") {
+		t.Errorf("--open-bytes 1000: exit %d, %s", code, stderr)
+	}
+}

@@ -97,7 +97,7 @@ func runWatch(ctx context.Context, cfg watchConfig, stdout, stderr io.Writer) er
 	importOne := func(ctx context.Context, path string) (watch.Result, error) {
 		res, err := im.Import(ctx, streams.Request{
 			Path: path, Account: cfg.Account, Broker: cfg.Broker, SkipInvalid: cfg.SkipInvalid,
-			MaxInFlight: cfg.MaxInFlight, Pause: pauseHook(cfg.PauseAt, stderr),
+			MaxInFlight: cfg.MaxInFlight, OpenBytes: cfg.OpenBytes, Pause: pauseHook(cfg.PauseAt, stderr),
 		})
 		rep := newReport(path, res, err)
 		switch {

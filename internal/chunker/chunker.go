@@ -137,6 +137,15 @@ type Analysis struct {
 	// with a bounded index ([parsers.NewWindowedOccurrences]); otherwise it
 	// uses a full one, whose memory grows with the file.
 	Ordered bool
+	// PeakOpenBytes is the most planned bytes (chunk bodies) whose
+	// movements Build holds at once when it reads the file in one pass:
+	// a chunk holds its movements from its first to its last in file
+	// order, and a week fills its parts one after the other. One chunk
+	// for a statement in time order; the part being filled of every week
+	// for one whose later rows fall in the same weeks as its earlier ones
+	// (an Interactive Brokers statement, in sections): up to the whole
+	// statement when its weeks have one part each.
+	PeakOpenBytes int
 
 	// sums[i] is an order-independent digest of the movements of
 	// Plan.Chunk(i) (of their values, or, for a parser that gives row keys,

@@ -2,6 +2,7 @@ package chunker
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -831,5 +832,94 @@ func TestBuildReuseMovements(t *testing.T) {
 		if sorted && len(arrays) > a.Plan.Len()/4 {
 			t.Errorf("%d chunks in %d backing arrays: the slices were not reused", a.Plan.Len(), len(arrays))
 		}
+	}
+}
+
+// TestPeakOpenBytes checks Analysis.PeakOpenBytes against what Build
+// really holds: from Build's own output, each chunk is open from its first
+// movement to its last in file order, and the most bytes open at once
+// must be the analysis's figure. A time-ordered file holds one chunk at a
+// time; a shuffled one, or one in two sections (every week again in the
+// second), holds the part being filled of every week at once.
+func TestPeakOpenBytes(t *testing.T) {
+	sorted := randomStatement(21, 1500, true)
+	shuffled := randomStatement(21, 1500, false)
+	lines := strings.Split(strings.TrimSuffix(sorted, "\n"), "\n")[1:]
+	var second []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "!") {
+			continue
+		}
+		f := strings.Split(l, ",")
+		f[1], f[2], f[3] = string(events.KindCash), "1", "7" // another row: a cash movement the same day
+		second = append(second, strings.Join(f, ","))
+	}
+	sections := fakeFile(append(lines, second...)...)
+	for _, tc := range []struct {
+		name, data string
+		check      func(t *testing.T, a *Analysis, largest int)
+	}{
+		{"sorted", sorted, func(t *testing.T, a *Analysis, largest int) {
+			if a.PeakOpenBytes != largest {
+				t.Errorf("PeakOpenBytes %d, want the largest chunk's %d", a.PeakOpenBytes, largest)
+			}
+		}},
+		{"shuffled", shuffled, func(t *testing.T, a *Analysis, largest int) {
+			if a.PeakOpenBytes < 3*largest {
+				t.Errorf("PeakOpenBytes %d, largest chunk %d: a shuffled file holds a part of each of its weeks", a.PeakOpenBytes, largest)
+			}
+		}},
+		{"sections", sections, func(t *testing.T, a *Analysis, largest int) {
+			if a.PeakOpenBytes < 3*largest {
+				t.Errorf("PeakOpenBytes %d, largest chunk %d: a file in sections holds a part of each of its weeks", a.PeakOpenBytes, largest)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := analyzeFake(t, tc.data, Config{ByteBudget: 8192})
+			if a.Plan.Len() < 10 {
+				t.Fatalf("fixture: only %d chunks", a.Plan.Len())
+			}
+			var order []string
+			out, err := buildFake(tc.data, a, nil, func(rec *parsers.Record) {
+				for i := range rec.Movements {
+					order = append(order, rec.Movements[i].ID)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBuilt(t, a, out)
+			pos := make(map[string]int, len(order))
+			for i, id := range order {
+				pos[id] = i
+			}
+			type step struct{ at, bytes int }
+			var steps []step
+			largest := 0
+			for _, c := range out.chunks {
+				first, last := len(order), -1
+				for _, m := range c.Movements {
+					p, ok := pos[m.ID]
+					if !ok {
+						t.Fatalf("movement %s of chunk %s was never read", m.ID, c.ID)
+					}
+					first, last = min(first, p), max(last, p)
+				}
+				n := len(out.bodies[c.ID])
+				steps = append(steps, step{first, n}, step{last + 1, -n})
+				largest = max(largest, n)
+			}
+			slices.SortFunc(steps, func(x, y step) int { return cmp.Or(cmp.Compare(x.at, y.at), cmp.Compare(x.bytes, y.bytes)) })
+			peak, cur := 0, 0
+			for _, s := range steps {
+				cur += s.bytes
+				peak = max(peak, cur)
+			}
+			if a.PeakOpenBytes != peak {
+				t.Errorf("PeakOpenBytes %d, Build held up to %d", a.PeakOpenBytes, peak)
+			}
+			tc.check(t, a, largest)
+		})
 	}
 }

@@ -2,6 +2,7 @@ package chunker
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -147,6 +148,9 @@ type part struct {
 	n     int    // movements
 	bytes int    // sum of (encoded size + 1)
 	sum   uint64 // sum of movement digests
+	// first and last are the file-order numbers of the part's first and
+	// last movements: pass 2 holds the part's movements between the two.
+	first, last int
 }
 
 type week struct {
@@ -161,6 +165,7 @@ type planner struct {
 
 	lastDay  events.Date
 	lastWeek *week
+	seq      int // movements added
 }
 
 func newPlanner(budget int) *planner {
@@ -195,14 +200,19 @@ func (p *planner) add(d events.Date, size int) (*week, int, error) {
 		w.parts = append(w.parts, part{})
 		i++
 	}
+	p.seq++
+	if w.parts[i].n == 0 {
+		w.parts[i].first = p.seq
+	}
 	w.parts[i].n++
 	w.parts[i].bytes += cost
+	w.parts[i].last = p.seq
 	return w, i, nil
 }
 
 // plan returns the final chunk plan and the part digests, with exact chunk
-// sizes.
-func (p *planner) plan(session, account string) (Plan, []uint64, error) {
+// sizes, and the plan's peak open bytes (Analysis.PeakOpenBytes).
+func (p *planner) plan(session, account string) (Plan, []uint64, int, error) {
 	names := make([]string, 0, len(p.weeks))
 	total := 0
 	for name, w := range p.weeks {
@@ -211,30 +221,40 @@ func (p *planner) plan(session, account string) (Plan, []uint64, error) {
 	}
 	slices.Sort(names)
 	if total > math.MaxInt32 {
-		return Plan{}, nil, fmt.Errorf("%w: a plan of %d chunks", ErrTooLarge, total)
+		return Plan{}, nil, 0, fmt.Errorf("%w: a plan of %d chunks", ErrTooLarge, total)
 	}
 	plan := Plan{chunks: make([]plannedChunk, 0, total)}
 	sums := make([]uint64, 0, total)
+	// open: +bytes at a part's first movement, -bytes after its last.
+	type step struct{ at, bytes int }
+	open := make([]step, 0, 2*total)
 	for _, name := range names {
 		wk, ok := parseWeek(name)
 		if !ok {
-			return Plan{}, nil, fmt.Errorf("chunker: week %q", name)
+			return Plan{}, nil, 0, fmt.Errorf("chunker: week %q", name)
 		}
 		for i, pt := range p.weeks[name].parts {
 			ref := events.ChunkRef{ID: chunkID(name, i+1), Ordinal: len(plan.chunks) + 1, Week: name, Part: i + 1}
 			env, err := envelopeSize(session, account, total, &ref)
 			if err != nil {
-				return Plan{}, nil, err
+				return Plan{}, nil, 0, err
 			}
 			bytes := bodySize(env, pt.bytes)
 			if bytes > math.MaxInt32 || pt.n > math.MaxInt32 {
-				return Plan{}, nil, fmt.Errorf("%w: chunk %s of %d bytes", ErrTooLarge, ref.ID, bytes)
+				return Plan{}, nil, 0, fmt.Errorf("%w: chunk %s of %d bytes", ErrTooLarge, ref.ID, bytes)
 			}
+			open = append(open, step{pt.first, bytes}, step{pt.last + 1, -bytes})
 			plan.chunks = append(plan.chunks, plannedChunk{week: wk, part: int32(i + 1), movements: int32(pt.n), bytes: int32(bytes)})
 			sums = append(sums, pt.sum)
 		}
 	}
-	return plan, sums, nil
+	slices.SortFunc(open, func(a, b step) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.bytes, b.bytes)) })
+	peak, cur := 0, 0
+	for _, st := range open {
+		cur += st.bytes
+		peak = max(peak, cur)
+	}
+	return plan, sums, peak, nil
 }
 
 func chunkID(week string, part int) string { return fmt.Sprintf("%s.%d", week, part) }
@@ -369,7 +389,7 @@ func analyzeIndexed(r io.Reader, cfg Config, pick pickFunc, windowed bool) (*Ana
 	a.SHA256 = hr.sum()
 	a.Bytes = hr.n
 	a.SessionID = SessionID(a.Account, a.SHA256)
-	a.Plan, a.sums, err = pl.plan(a.SessionID, a.Account)
+	a.Plan, a.sums, a.PeakOpenBytes, err = pl.plan(a.SessionID, a.Account)
 	if err != nil {
 		return nil, err
 	}

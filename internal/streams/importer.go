@@ -36,6 +36,14 @@ const (
 	DefaultRecordInterval = time.Second
 	// DefaultAckTimeout bounds the wait for one acknowledgement.
 	DefaultAckTimeout = 30 * time.Second
+	// DefaultOpenBytes bounds the planned bytes of the chunks pass 2
+	// holds open at once. A statement whose later rows fall in the same
+	// weeks as its earlier ones (an Interactive Brokers statement, in
+	// sections) fills every week's chunks at once, so pass 2 held all of
+	// it (1 GB for a 1M-row IBKR statement, one chunk a week); a larger
+	// one is now read once per window of weeks that fits (BENCHMARKS.md,
+	// "What changed in session 8").
+	DefaultOpenBytes = 32 << 20
 	// headerHeadroom is kept free under max_payload for the headers of a
 	// chunk message when the byte budget is derived from it.
 	headerHeadroom = 1024
@@ -155,6 +163,13 @@ type Request struct {
 	RecordInterval time.Duration
 	// AckTimeout bounds the wait for one acknowledgement (0: default).
 	AckTimeout time.Duration
+	// OpenBytes bounds the planned bytes of the chunks pass 2 fills at
+	// once (0: DefaultOpenBytes). A file whose single pass would hold more
+	// (Analysis.PeakOpenBytes: a statement in sections) is read once per
+	// window of consecutive weeks that fits (openWindows), at least one
+	// week each; a file in time order holds about one chunk and is read
+	// once.
+	OpenBytes int
 	// Progress, when set, is called after each acknowledged chunk.
 	Progress func(Progress)
 	// Pause, when set, is called at fault-injection points: "started" (the
@@ -176,6 +191,9 @@ type Result struct {
 	// Published chunks in this run; Skipped were acknowledged before.
 	Published int
 	Skipped   int
+	// Passes is how many times pass 2 read the file in this run (more than
+	// one for a file not in time order larger than Request.OpenBytes).
+	Passes int
 	// Superseded is the session that was marked failed because the file at
 	// the same path changed ("" when none).
 	Superseded string
@@ -389,7 +407,36 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	// movements: Build may fill the same slice again.
 	bcfg := ccfg
 	bcfg.ReuseMovements = true
-	buildErr := chunker.Build(f, a, bcfg, p.skip, p.emit)
+	windows := openWindows(a, req.OpenBytes)
+	if len(windows) > 1 {
+		log.Info("rows in sections: pass 2 reads the file once per window of chunks",
+			"windows", len(windows), "open_bytes", cmp.Or(req.OpenBytes, DefaultOpenBytes))
+	}
+	var buildErr error
+	for k, w := range windows {
+		// A window acknowledged in an earlier run is not read again; the
+		// file is read at least once, which checks it is unchanged.
+		if len(windows) > 1 && p.doneAll(w) && (res.Passes > 0 || k < len(windows)-1) {
+			continue
+		}
+		if res.Passes > 0 {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				buildErr = fmt.Errorf("streams: rewind %s: %w", abs, err)
+				break
+			}
+		}
+		res.Passes++
+		skip := p.skip
+		if len(windows) > 1 {
+			skip = func(id string) bool {
+				n := a.Plan.Ordinal(id)
+				return n <= w.lo || n > w.hi || p.skip(id)
+			}
+		}
+		if buildErr = chunker.Build(f, a, bcfg, skip, p.emit); buildErr != nil {
+			break
+		}
+	}
 	drainErr := p.drain()
 	flushErr := p.flush(true)
 	res.Session, res.Published, res.Skipped = p.rec, p.published, p.resumed
@@ -729,6 +776,52 @@ func (p *chunkPublisher) emit(c *events.Chunk) error {
 	p.published++
 	pause(p.ctx, p.req, "chunk:"+strconv.Itoa(c.Ordinal))
 	return nil
+}
+
+// window is a range of a plan's chunks, by index: lo ≤ i < hi.
+type window struct{ lo, hi int }
+
+// openWindows cuts a's plan into windows of consecutive weeks (the plan is
+// in week order) for pass 2 to read the file once per window. Build fills
+// a week's parts one after the other, so a window holds at most, for each
+// of its weeks, that week's largest chunk: windows keep that sum within
+// openBytes (0: DefaultOpenBytes), at least one week each. A file whose
+// single pass holds no more (Analysis.PeakOpenBytes: one in time order
+// holds about one chunk) is one window.
+func openWindows(a *chunker.Analysis, openBytes int) []window {
+	n := a.Plan.Len()
+	if openBytes <= 0 {
+		openBytes = DefaultOpenBytes
+	}
+	if a.PeakOpenBytes <= openBytes {
+		return []window{{0, n}}
+	}
+	var ws []window
+	lo, sum := 0, 0
+	for i := 0; i < n; {
+		week, most := a.Plan.Chunk(i).Week, 0
+		j := i
+		for ; j < n && a.Plan.Chunk(j).Week == week; j++ {
+			most = max(most, a.Plan.Bytes(j))
+		}
+		if i > lo && sum+most > openBytes {
+			ws = append(ws, window{lo, i})
+			lo, sum = i, 0
+		}
+		sum += most
+		i = j
+	}
+	return append(ws, window{lo, n})
+}
+
+// doneAll reports whether every chunk of w was acknowledged.
+func (p *chunkPublisher) doneAll(w window) bool {
+	for i := w.lo; i < w.hi; i++ {
+		if !p.done.Has(i + 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // takeBody returns an empty buffer of capacity at least size: a free body,

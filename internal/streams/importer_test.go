@@ -570,57 +570,155 @@ func TestImportBodiesAreTheChunks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := res.Analysis
-			if a.Plan.Len() < 50 {
-				t.Fatalf("only %d chunks: the test needs many", a.Plan.Len())
+			if res.Passes != 1 {
+				t.Errorf("a statement in time order was read %d times in pass 2, want once", res.Passes)
 			}
-			want := map[string][]byte{}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
+			if res.Analysis.Plan.Len() < 50 {
+				t.Fatalf("only %d chunks: the test needs many", res.Analysis.Plan.Len())
 			}
-			defer f.Close()
-			sizes := map[int]bool{}
-			err = chunker.Build(f, a, chunker.Config{}, nil, func(c *events.Chunk) error {
-				body, err := events.Marshal(c)
-				want[events.MsgID(c.Session, c.ID)] = body
-				sizes[len(body)] = true
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(sizes) < 10 {
-				t.Fatalf("only %d distinct chunk sizes: the test needs varied ones", len(sizes))
-			}
-			info, err := r.stream.Info(testCtx(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := 0
-			for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-				m, err := r.stream.GetMsg(testCtx(t), seq)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.Header.Get(events.HeaderType) != string(events.TypeChunk) {
-					continue
-				}
-				id := m.Header.Get(events.HeaderMsgID)
-				w, ok := want[id]
-				if !ok {
-					t.Fatalf("seq %d: chunk %s is not one Build makes", seq, id)
-				}
-				if string(m.Data) != string(w) {
-					t.Fatalf("seq %d: chunk %s's body differs from the chunk encoded alone (%d bytes, want %d)", seq, id, len(m.Data), len(w))
-				}
-				got++
-			}
-			if got != len(want) {
-				t.Fatalf("%d chunk messages, want %d", got, len(want))
+			if sizes := requireBodiesAreTheChunks(t, r, path, res.Analysis); sizes < 10 {
+				t.Fatalf("only %d distinct chunk sizes: the test needs varied ones", sizes)
 			}
 		})
 	}
+}
+
+// requireBodiesAreTheChunks checks that the stream holds every chunk of a
+// exactly once, each byte for byte the chunk one Build of the file makes,
+// encoded alone, and returns how many distinct body sizes there were.
+func requireBodiesAreTheChunks(t *testing.T, r *rig, path string, a *chunker.Analysis) int {
+	t.Helper()
+	want := map[string][]byte{}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sizes := map[int]bool{}
+	err = chunker.Build(f, a, chunker.Config{}, nil, func(c *events.Chunk) error {
+		body, err := events.Marshal(c)
+		want[events.MsgID(c.Session, c.ID)] = body
+		sizes[len(body)] = true
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := r.stream.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := r.stream.GetMsg(testCtx(t), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := m.Header.Get(events.HeaderMsgID)
+		if m.Header.Get(events.HeaderType) != string(events.TypeChunk) || !strings.HasPrefix(id, a.SessionID+"/") {
+			continue
+		}
+		w, ok := want[id]
+		if !ok {
+			t.Fatalf("seq %d: chunk %s is not one Build makes", seq, id)
+		}
+		if string(m.Data) != string(w) {
+			t.Fatalf("seq %d: chunk %s's body differs from the chunk encoded alone (%d bytes, want %d)", seq, id, len(m.Data), len(w))
+		}
+		got[id]++
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("chunk %s is in the stream %d times, want once", id, got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d chunk messages, want %d", len(got), len(want))
+	}
+	return len(sizes)
+}
+
+// TestImportInSectionsReadsInWindows: a statement whose second section
+// falls in the same weeks as its first (as an Interactive Brokers
+// statement's dividends after its trades) makes pass 2 hold every week's
+// open chunk at once; above Request.OpenBytes the file is read once per
+// window of weeks. Every chunk is published once and is the chunk one
+// pass makes; an interrupted import resumes without reading again the
+// windows already acknowledged.
+func TestImportInSectionsReadsInWindows(t *testing.T) {
+	r := newRig(t, natsembed.Config{})
+	var b strings.Builder
+	b.WriteString(tastyHeader)
+	start := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	const rows, days = 300, 120
+	for _, kind := range []string{"Deposit", "Withdrawal"} {
+		for i := rows - 1; i >= 0; i-- {
+			day := start.AddDate(0, 0, i*days/rows).Add(time.Duration(i%3600) * time.Second)
+			fmt.Fprintf(&b, "%s+0000,Money Movement,%s,,,,ACH %s %d %s,%d.00,0,,--,0.00,,,,,,,,%d.00,USD\n",
+				day.Format("2006-01-02T15:04:05"), kind, kind, i, strings.Repeat("z", (i*13)%97), 100+i, 100+i)
+		}
+	}
+	path := filepath.Join(r.dir, "sections.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const budget, open = 4 << 10, 16 << 10
+	req := streams.Request{Path: path, Account: "acct1", ByteBudget: budget, OpenBytes: open}
+
+	// Whole, on a server of its own: the number of windows.
+	whole, err := newRig(t, natsembed.Config{}).im.Import(testCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := whole.Passes
+	if windows < 3 {
+		t.Fatalf("read %d times: the test needs at least 3 windows", windows)
+	}
+
+	// Interrupted after half the chunks.
+	a, err := chunker.Analyze(strings.NewReader(b.String()), chunker.Config{Account: "acct1", ByteBudget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PeakOpenBytes <= 2*open {
+		t.Fatalf("fixture: one pass holds %d bytes, the test needs well over %d", a.PeakOpenBytes, open)
+	}
+	ctx, hook := cancelAt(t, "chunk:", a.Plan.Len()/2)
+	req.Pause = hook
+	res, err := r.im.Import(ctx, req)
+	if !errors.Is(err, streams.ErrCancelled) {
+		t.Fatalf("got %v want ErrCancelled", err)
+	}
+	first := res.Passes
+	if first < 2 {
+		t.Fatalf("the interrupted run read the file %d times; half the chunks need more than one window", first)
+	}
+
+	req.Pause = nil
+	res, err = r.im.Import(testCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Skipped == 0 || res.Published+res.Skipped != a.Plan.Len() {
+		t.Fatalf("resumed=%v skipped %d published %d of %d", res.Resumed, res.Skipped, res.Published, a.Plan.Len())
+	}
+	// The resumed run reads only the windows not wholly acknowledged: the
+	// one interrupted is read by both runs.
+	if first+res.Passes != windows+1 {
+		t.Errorf("read %d times interrupted and %d resumed; %d windows", first, res.Passes, windows)
+	}
+	requireExactlyOnce(t, r.messages(t), res.Analysis)
+	requireBodiesAreTheChunks(t, r, path, res.Analysis)
+
+	// At the default the same file is read once.
+	res, err = r.im.Import(testCtx(t), streams.Request{Path: path, Account: "acct2", ByteBudget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Passes != 1 {
+		t.Errorf("at the default OpenBytes the file was read %d times, want once", res.Passes)
+	}
+	requireBodiesAreTheChunks(t, r, path, res.Analysis)
 }
 
 // TestImportPlanLargerThanMaxPayload imports a file whose chunk plan alone,
