@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foliostream/foliostream/events"
 	"github.com/foliostream/foliostream/internal/store"
 	"github.com/foliostream/foliostream/internal/store/sqlite"
 	"github.com/foliostream/foliostream/internal/streams"
@@ -32,6 +33,9 @@ type benchConfig struct {
 	// into (at day boundaries), imported oldest first by one ingest.
 	Files int
 	Seed  uint64
+	// Broker is the statements' format: tastytrade (time order) or ibkr
+	// (in sections).
+	Broker string
 	// Work is the directory for files, stores and logs; "" means a
 	// temporary directory, removed at the end unless Keep.
 	Work string
@@ -86,6 +90,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var((*intList)(&cfg.Accounts), "accounts", "accounts per scenario, comma-separated: each size runs once per value")
 	fs.IntVar(&cfg.Files, "files", 1, "statement files per account: each account's statement is cut into this many files at day boundaries, imported oldest first by one ingest")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "synthetic statement seed")
+	fs.StringVar(&cfg.Broker, "broker", events.BrokerTastytrade, "synthetic statement format: tastytrade (rows in time order) or ibkr (in sections)")
 	fs.StringVar(&cfg.Work, "work", "", "work directory (default: a temporary one, removed at the end)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory (logs, stores)")
 	fs.StringVar(&cfg.Root, "root", ".", "module root to build cmd/ingest and cmd/projector from")
@@ -100,6 +105,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.Files < 1 {
 		return fmt.Errorf("--files %d: want at least 1", cfg.Files)
+	}
+	switch {
+	case cfg.Broker != events.BrokerTastytrade && cfg.Broker != events.BrokerIBKR:
+		return fmt.Errorf("--broker %q: want %s or %s", cfg.Broker, events.BrokerTastytrade, events.BrokerIBKR)
+	case cfg.Broker == events.BrokerIBKR && cfg.Files > 1:
+		return fmt.Errorf("--files %d: cutting a statement into files needs --broker %s", cfg.Files, events.BrokerTastytrade)
 	}
 	work := cfg.Work
 	if work == "" {
@@ -125,7 +136,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var results []*result
 	for _, size := range cfg.Sizes {
 		for _, accounts := range cfg.Accounts {
-			sc := scenario{Movements: size, Accounts: accounts, Files: cfg.Files, Seed: cfg.Seed}
+			sc := scenario{Movements: size, Accounts: accounts, Files: cfg.Files, Seed: cfg.Seed, Broker: cfg.Broker}
 			dir := filepath.Join(work, sc.name())
 			fmt.Fprintf(stderr, "scenario %s (load %s)\n", sc.name(), loadAvg())
 			r, err := env.run(ctx, sc, dir, stderr)
@@ -159,10 +170,14 @@ type scenario struct {
 	Accounts  int
 	Files     int
 	Seed      uint64
+	Broker    string
 }
 
 func (s scenario) name() string {
 	n := fmt.Sprintf("%d-rows-%d-accounts", s.Movements, s.Accounts)
+	if s.Broker == events.BrokerIBKR {
+		n += "-ibkr"
+	}
 	if s.Files > 1 {
 		n += fmt.Sprintf("-%d-files", s.Files)
 	}
@@ -248,7 +263,7 @@ func (e runEnv) run(ctx context.Context, sc scenario, dir string, logw io.Writer
 		if i < sc.Movements%sc.Accounts {
 			rows++
 		}
-		if _, err := generate(path, rows, sc.Seed+uint64(i)); err != nil {
+		if _, err := generate(path, sc.Broker, rows, sc.Seed+uint64(i)); err != nil {
 			return nil, err
 		}
 		paths := []string{path}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/foliostream/foliostream/events"
+	"github.com/foliostream/foliostream/internal/parsers"
 )
 
 func TestQuantile(t *testing.T) {
@@ -73,7 +78,7 @@ not json
 // file, the files oldest first, each with the header.
 func TestSplitStatement(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.csv")
-	if _, err := generate(path, 3000, 7); err != nil {
+	if _, err := generate(path, events.BrokerTastytrade, 3000, 7); err != nil {
 		t.Fatal(err)
 	}
 	orig, err := os.ReadFile(path)
@@ -127,5 +132,38 @@ func TestSplitStatement(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("the statement cut into files is still there: %v", err)
+	}
+}
+
+// TestBrokerStatements: --broker ibkr generates Interactive Brokers
+// statements (in sections) and names its scenarios so; a bad broker and
+// --files with ibkr are refused before anything is built.
+func TestBrokerStatements(t *testing.T) {
+	dir := t.TempDir()
+	for _, broker := range []string{events.BrokerTastytrade, events.BrokerIBKR} {
+		path := filepath.Join(dir, broker+".csv")
+		st, err := generate(path, broker, 500, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := parsers.Detect(head[:min(len(head), 4096)]); err != nil || got != broker {
+			t.Errorf("%s: generated a statement detected as %q (%v)", broker, got, err)
+		}
+		if st.Rows != 500 {
+			t.Errorf("%s: %d rows, want 500", broker, st.Rows)
+		}
+	}
+	if n := (scenario{Movements: 10, Accounts: 1, Files: 1, Broker: events.BrokerIBKR}).name(); n != "10-rows-1-accounts-ibkr" {
+		t.Errorf("scenario name %q", n)
+	}
+	for _, args := range [][]string{{"--broker", "schwab"}, {"--broker", "ibkr", "--files", "2"}} {
+		var errb bytes.Buffer
+		if err := cmdBench(t.Context(), args, io.Discard, &errb); err == nil || !strings.Contains(err.Error(), args[len(args)-2]) {
+			t.Errorf("%q: got %v, want an error naming %s", args, err, args[len(args)-2])
+		}
 	}
 }

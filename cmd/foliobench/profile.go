@@ -43,7 +43,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer os.RemoveAll(dir)
 	st := &statement{Account: "acct01", Path: filepath.Join(dir, "a.csv"), Bodies: filepath.Join(dir, "a.bodies")}
-	if _, err := generate(st.Path, *rows, *seed); err != nil {
+	if _, err := generate(st.Path, events.BrokerTastytrade, *rows, *seed); err != nil {
 		return err
 	}
 	csvTime, _, err := csvBaseline(st.Path)

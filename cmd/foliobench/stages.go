@@ -31,14 +31,19 @@ type statement struct {
 	Movements int
 }
 
-// generate writes a Tastytrade statement of rows rows.
-func generate(path string, rows int, seed uint64) (synth.Stats, error) {
+// generate writes a statement of rows rows in broker's format
+// (events.BrokerIBKR, else Tastytrade).
+func generate(path, broker string, rows int, seed uint64) (synth.Stats, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return synth.Stats{}, err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	st, err := synth.Tastytrade(w, synth.Config{Rows: rows, Seed: seed})
+	gen := synth.Tastytrade
+	if broker == events.BrokerIBKR {
+		gen = synth.IBKR
+	}
+	st, err := gen(w, synth.Config{Rows: rows, Seed: seed})
 	if err == nil {
 		err = w.Flush()
 	}
