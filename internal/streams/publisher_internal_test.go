@@ -25,6 +25,17 @@ func (f *ackedFuture) Ok() <-chan *jetstream.PubAck { return f.ok }
 func (f *ackedFuture) Err() <-chan error            { return nil }
 func (f *ackedFuture) Msg() *nats.Msg               { return f.msg }
 
+// testPublisher is a publisher with no server, a window of flight chunks
+// and record writes put off: what waitOldest needs with acknowledged
+// futures.
+func testPublisher(flight int) *chunkPublisher {
+	return &chunkPublisher{
+		ctx: context.Background(), im: &Importer{}, rec: &SessionRecord{ID: "s"},
+		window: make([]inflight, 0, flight), maxFlight: flight,
+		every: 1 << 20, interval: time.Hour, lastFlush: time.Now(), ackTimeout: time.Minute,
+	}
+}
+
 // TestPublisherDropsAcknowledgedMessages: once a chunk is acknowledged the
 // publisher keeps nothing that reaches its message (whose body is up to the
 // byte budget): not in the window's backing array, not in the chunks
@@ -32,11 +43,7 @@ func (f *ackedFuture) Msg() *nats.Msg               { return f.msg }
 // next chunk: TestPublisherReusesBodies.)
 func TestPublisherDropsAcknowledgedMessages(t *testing.T) {
 	const flight = 4
-	p := &chunkPublisher{
-		ctx: context.Background(), im: &Importer{}, rec: &SessionRecord{ID: "s"},
-		window: make([]inflight, 0, flight), maxFlight: flight,
-		every: 1 << 20, interval: time.Hour, lastFlush: time.Now(), ackTimeout: time.Minute,
-	}
+	p := testPublisher(flight)
 	next := 1
 	push := func() {
 		p.window = append(p.window, inflight{id: "c", ordinal: next, movements: 1, future: newAckedFuture(make([]byte, 1<<10))})
@@ -75,11 +82,7 @@ func TestPublisherDropsAcknowledgedMessages(t *testing.T) {
 // maxFlight free bodies are ever kept.
 func TestPublisherReusesBodies(t *testing.T) {
 	const flight = 2
-	p := &chunkPublisher{
-		ctx: context.Background(), im: &Importer{}, rec: &SessionRecord{ID: "s"},
-		window: make([]inflight, 0, flight), maxFlight: flight,
-		every: 1 << 20, interval: time.Hour, lastFlush: time.Now(), ackTimeout: time.Minute,
-	}
+	p := testPublisher(flight)
 	next := 1
 	send := func(size int) []byte {
 		b := p.takeBody(size)
