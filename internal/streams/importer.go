@@ -191,8 +191,9 @@ type Result struct {
 	// Published chunks in this run; Skipped were acknowledged before.
 	Published int
 	Skipped   int
-	// Passes is how many times pass 2 read the file in this run (more than
-	// one for a file not in time order larger than Request.OpenBytes).
+	// Passes is how many times pass 2 read the file in this run: more than
+	// one for a statement in sections whose single pass would hold more
+	// than Request.OpenBytes (openWindows).
 	Passes int
 	// Superseded is the session that was marked failed because the file at
 	// the same path changed ("" when none).
