@@ -268,6 +268,10 @@ type analysisJSON struct {
 	MinTime       *events.WallTime    `json:"min_time"`
 	MaxTime       *events.WallTime    `json:"max_time"`
 	ByteBudget    int                 `json:"byte_budget"`
+	// PeakOpenBytes is what one pass 2 would hold at once
+	// (chunker.Analysis.PeakOpenBytes): above --open-bytes, an import
+	// reads the file once per window of weeks.
+	PeakOpenBytes int `json:"peak_open_bytes"`
 	// Plan is the plan's events.PlanFingerprint, as session.started and
 	// the session record carry it.
 	Plan   string            `json:"plan"`
@@ -300,7 +304,7 @@ func toJSON(path string, a *chunker.Analysis) *analysisJSON {
 		Rows: a.Rows, MovementCount: a.Movements, Counts: make(map[events.Kind]int),
 		RowErrors: []rowErrorJSON{}, RowErrorCount: a.RowErrorCount,
 		Ignored: []ignoredJSON{}, IgnoredCount: a.IgnoredCount,
-		ByteBudget: a.ByteBudget, Plan: a.Plan.Fingerprint(), Chunks: a.Plan.Refs(),
+		ByteBudget: a.ByteBudget, PeakOpenBytes: a.PeakOpenBytes, Plan: a.Plan.Fingerprint(), Chunks: a.Plan.Refs(),
 	}
 	for _, k := range events.Kinds {
 		j.Counts[k] = a.Counts[k]
@@ -378,6 +382,7 @@ func writeTable(w io.Writer, path string, a *chunker.Analysis, movements func(fu
 		p("time range\t%s .. %s\n", a.MinTime, a.MaxTime)
 	}
 	p("chunks\t%d (budget %d bytes)\n", a.Plan.Len(), a.ByteBudget)
+	p("open bytes\t%d (the most one pass 2 holds)\n", a.PeakOpenBytes)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

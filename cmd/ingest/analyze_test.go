@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,11 +57,12 @@ type analysisOut struct {
 		Line   int    `json:"line"`
 		Reason string `json:"reason"`
 	} `json:"ignored"`
-	IgnoredCount int    `json:"ignored_count"`
-	MinTime      string `json:"min_time"`
-	MaxTime      string `json:"max_time"`
-	Plan         string `json:"plan"`
-	Chunks       []struct {
+	IgnoredCount  int    `json:"ignored_count"`
+	MinTime       string `json:"min_time"`
+	MaxTime       string `json:"max_time"`
+	Plan          string `json:"plan"`
+	PeakOpenBytes int    `json:"peak_open_bytes"`
+	Chunks        []struct {
 		ID        string `json:"id"`
 		Ordinal   int    `json:"ordinal"`
 		Week      string `json:"week"`
@@ -293,10 +296,16 @@ func TestAnalyzeTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
+	largest := 0
 	for _, c := range a.Chunks {
 		if !strings.Contains(stdout, c.ID) {
 			t.Errorf("table lacks chunk %s", c.ID)
 		}
+		largest = max(largest, c.Bytes)
+	}
+	// A statement in time order holds one chunk at a time.
+	if want := fmt.Sprintf(`(?m)^open bytes +%d \(`, largest); a.PeakOpenBytes != largest || !regexp.MustCompile(want).MatchString(stdout) {
+		t.Errorf("peak_open_bytes %d, want the largest chunk's %d, and the table %q:\n%s", a.PeakOpenBytes, largest, want, stdout)
 	}
 	if n := strings.Count(stdout, ":option:"); n != 42 {
 		t.Errorf("table lists %d option movements, want 42", n)
