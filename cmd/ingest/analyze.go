@@ -51,6 +51,8 @@ type analyzeConfig struct {
 	Movements bool
 	// Budget is the chunk byte budget.
 	Budget int
+	// OpenBytes bounds the chunks --movements holds at once, as import's.
+	OpenBytes int
 }
 
 func (c *analyzeConfig) validate() error {
@@ -68,6 +70,9 @@ func (c *analyzeConfig) validate() error {
 	if c.Budget < chunker.MinByteBudget {
 		return fmt.Errorf("--budget %d: want at least %d bytes", c.Budget, chunker.MinByteBudget)
 	}
+	if c.OpenBytes < minOpenBytes {
+		return fmt.Errorf("--open-bytes %d: want at least %d (1 MiB)", c.OpenBytes, minOpenBytes)
+	}
 	return nil
 }
 
@@ -84,6 +89,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.Format, "format", "json", "output format: json or table")
 	fs.BoolVar(&cfg.Movements, "movements", false, "also print every movement, chunk by chunk")
 	fs.IntVar(&cfg.Budget, "budget", chunker.DefaultByteBudget, "chunk byte budget")
+	fs.IntVar(&cfg.OpenBytes, "open-bytes", chunker.DefaultOpenBytes, "with --movements: bytes of chunks held at once; a statement in sections that needs more is read once per window of weeks, as import does")
 
 	// Flags may come before or after FILE.
 	b := bindConfig(fs)
@@ -128,8 +134,12 @@ func runAnalyze(ctx context.Context, cfg analyzeConfig, stdout, stderr io.Writer
 	out := bufio.NewWriter(stdout)
 	var movements func(each func(m *events.Movement) error) error
 	if cfg.Movements {
+		windows := func(n int) {
+			fmt.Fprintf(stderr, "%s: rows in sections: read %d times, once per window of weeks, to hold at most --open-bytes %d of chunks (one pass: %d)\n",
+				cfg.Path, n, cfg.OpenBytes, a.PeakOpenBytes)
+		}
 		movements = func(each func(m *events.Movement) error) error {
-			return buildFile(ctx, cfg.Path, a, ccfg, func(c *events.Chunk) error {
+			return buildFile(ctx, cfg.Path, a, ccfg, cfg.OpenBytes, windows, func(c *events.Chunk) error {
 				for i := range c.Movements {
 					if err := each(&c.Movements[i]); err != nil {
 						return err
@@ -199,18 +209,41 @@ func (c ctxReadSeeker) Seek(offset int64, whence int) (int64, error) {
 	return c.s.Seek(offset, whence)
 }
 
-func buildFile(ctx context.Context, path string, a *chunker.Analysis, cfg chunker.Config, emit func(*events.Chunk) error) error {
+// buildFile runs pass 2 over path, once per window of a.Windows(openBytes)
+// (one for a file in time order; several are first told to notice), and
+// hands emit every chunk.
+func buildFile(ctx context.Context, path string, a *chunker.Analysis, cfg chunker.Config, openBytes int,
+	notice func(windows int), emit func(*events.Chunk) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return chunker.Build(ctxReader{ctx, f}, a, cfg, nil, func(c *events.Chunk) error {
-		if err := ctx.Err(); err != nil {
+	windows := a.Windows(openBytes)
+	if len(windows) > 1 {
+		notice(len(windows))
+	}
+	for k, w := range windows {
+		if k > 0 {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+		}
+		var skip func(string) bool
+		if len(windows) > 1 {
+			skip = func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) }
+		}
+		err := chunker.Build(ctxReader{ctx, f}, a, cfg, skip, func(c *events.Chunk) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return emit(c)
+		})
+		if err != nil {
 			return err
 		}
-		return emit(c)
-	})
+	}
+	return nil
 }
 
 // readHint explains a file-level failure in terms a person can act on.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -368,5 +369,42 @@ func TestAnalyzeInterrupted(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("printed an analysis after an interruption:\n%s", out.String())
+	}
+}
+
+// TestAnalyzeMovementsInWindows: --movements over a statement in sections
+// with --open-bytes 1 MiB reads it in windows and prints the same chunks
+// and movements as one pass; the flag's floor is checked.
+func TestAnalyzeMovementsInWindows(t *testing.T) {
+	path := writeSections(t, filepath.Join(t.TempDir(), "sections.csv"))
+	one, stderr, code := runAnalyzeCmd(t, "--movements", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "rows in sections") {
+		t.Errorf("at the default --open-bytes: %s", stderr)
+	}
+	windowed, stderr, code := runAnalyzeCmd(t, "--movements", "--open-bytes", "1048576", path)
+	if code != 0 || !strings.Contains(stderr, "rows in sections: read ") {
+		t.Fatalf("--open-bytes 1 MiB: exit %d, want 0 and the file read in windows: %s", code, stderr)
+	}
+	a, _ := decodeOut(t, one)
+	w, _ := decodeOut(t, windowed)
+	if a.PeakOpenBytes <= 2<<20 {
+		t.Fatalf("fixture: one pass holds %d bytes; the test needs over 2 MiB", a.PeakOpenBytes)
+	}
+	ids := func(o *analysisOut) []string {
+		var out []string
+		for _, m := range o.Movements {
+			out = append(out, fmt.Sprint(m["id"]))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := ids(w), ids(a); len(want) != a.MovementCount || !slices.Equal(got, want) {
+		t.Fatalf("windows printed %d movements, one pass %d (of %d), or other ones", len(got), len(want), a.MovementCount)
+	}
+	if _, stderr, code := runAnalyzeCmd(t, "--movements", "--open-bytes", "10", path); code != exitBadUsage || !strings.Contains(stderr, "--open-bytes 10") {
+		t.Errorf("--open-bytes 10: exit %d, %s", code, stderr)
 	}
 }

@@ -195,13 +195,11 @@ func TestWatchHelpNamesVariables(t *testing.T) {
 	}
 }
 
-// TestOpenBytes: --open-bytes reaches the importer. A statement in two
-// sections over the same weeks holds every week's open chunk at once in
-// one pass (~2 MB here); under --open-bytes 1 MiB it is read in windows,
-// at the default (32 MiB) once; below 1 MiB the flag is refused.
-func TestOpenBytes(t *testing.T) {
-	srv := newServer(t)
-	dir := t.TempDir()
+// writeSections writes a Tastytrade statement in two sections over the
+// same six weeks (deposits, then withdrawals, each newest first), ~2 MB:
+// one pass 2 holds every week's open chunk at once, more than 1 MiB.
+func writeSections(t *testing.T, path string) string {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString(tastyHeader)
 	start := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
@@ -213,10 +211,19 @@ func TestOpenBytes(t *testing.T) {
 				date, kind, kind, i, strings.Repeat("p", 200), 100+i, 100+i)
 		}
 	}
-	file := filepath.Join(dir, "sections.csv")
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestOpenBytes: --open-bytes reaches the importer. A statement in two
+// sections over the same weeks holds every week's open chunk at once in
+// one pass (~2 MB here); under --open-bytes 1 MiB it is read in windows,
+// at the default (32 MiB) once; below 1 MiB the flag is refused.
+func TestOpenBytes(t *testing.T) {
+	srv := newServer(t)
+	file := writeSections(t, filepath.Join(t.TempDir(), "sections.csv"))
 	ctx := testContext(t)
 	const note = "rows in sections: pass 2 reads the file once per window of chunks"
 	_, stderr, code := run(ctx, "--nats", srv.URL, "--account", "small", "--open-bytes", "1048576", file)

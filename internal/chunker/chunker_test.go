@@ -835,6 +835,22 @@ func TestBuildReuseMovements(t *testing.T) {
 	}
 }
 
+// sectionsStatement is sorted (a fake statement in time order) followed by
+// a second section: a cash row on the day of each of its rows.
+func sectionsStatement(sorted string) string {
+	lines := strings.Split(strings.TrimSuffix(sorted, "\n"), "\n")[1:]
+	var second []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "!") {
+			continue
+		}
+		f := strings.Split(l, ",")
+		f[1], f[2], f[3] = string(events.KindCash), "1", "7"
+		second = append(second, strings.Join(f, ","))
+	}
+	return fakeFile(append(lines, second...)...)
+}
+
 // TestPeakOpenBytes checks Analysis.PeakOpenBytes against what Build
 // really holds: from Build's own output, each chunk is open from its first
 // movement to its last in file order, and the most bytes open at once
@@ -844,17 +860,7 @@ func TestBuildReuseMovements(t *testing.T) {
 func TestPeakOpenBytes(t *testing.T) {
 	sorted := randomStatement(21, 1500, true)
 	shuffled := randomStatement(21, 1500, false)
-	lines := strings.Split(strings.TrimSuffix(sorted, "\n"), "\n")[1:]
-	var second []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, "!") {
-			continue
-		}
-		f := strings.Split(l, ",")
-		f[1], f[2], f[3] = string(events.KindCash), "1", "7" // another row: a cash movement the same day
-		second = append(second, strings.Join(f, ","))
-	}
-	sections := fakeFile(append(lines, second...)...)
+	sections := sectionsStatement(sorted)
 	for _, tc := range []struct {
 		name, data string
 		check      func(t *testing.T, a *Analysis, largest int)
@@ -921,5 +927,66 @@ func TestPeakOpenBytes(t *testing.T) {
 			}
 			tc.check(t, a, largest)
 		})
+	}
+}
+
+// TestWindows: Analysis.Windows covers the plan with consecutive windows
+// that start at week boundaries and hold, week by week, no more than the
+// bound (a single week may exceed it alone); a plan whose one pass holds
+// no more than the bound is one window; and Builds over the windows, each
+// skipping the chunks outside its own, emit every chunk once, identical
+// to a single pass's.
+func TestWindows(t *testing.T) {
+	data := sectionsStatement(randomStatement(22, 2000, true))
+	a := analyzeFake(t, data, Config{ByteBudget: 8192})
+	whole := mustBuild(t, data, a)
+	if got := a.Windows(a.PeakOpenBytes); len(got) != 1 || got[0] != (Window{0, a.Plan.Len()}) {
+		t.Fatalf("Windows(PeakOpenBytes) = %v, want one window of all %d chunks", got, a.Plan.Len())
+	}
+	bound := a.PeakOpenBytes / 3
+	ws := a.Windows(bound)
+	if len(ws) < 3 {
+		t.Fatalf("Windows(%d) of a peak of %d: %d windows, want at least 3", bound, a.PeakOpenBytes, len(ws))
+	}
+	refs := a.Plan.Refs()
+	next := 0
+	bodies := map[string][]byte{}
+	for _, w := range ws {
+		if w.Lo != next || w.Hi <= w.Lo {
+			t.Fatalf("windows %v: not consecutive at %d", ws, next)
+		}
+		next = w.Hi
+		if w.Lo > 0 && refs[w.Lo].Week == refs[w.Lo-1].Week {
+			t.Errorf("window %v starts inside week %s", w, refs[w.Lo].Week)
+		}
+		held, weeks := 0, 0
+		for i := w.Lo; i < w.Hi; {
+			most, j := 0, i
+			for ; j < w.Hi && refs[j].Week == refs[i].Week; j++ {
+				most = max(most, refs[j].Bytes)
+			}
+			held, weeks, i = held+most, weeks+1, j
+		}
+		if held > bound && weeks > 1 {
+			t.Errorf("window %v holds %d bytes over %d weeks, bound %d", w, held, weeks, bound)
+		}
+		out, err := buildFake(data, a, func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, b := range out.bodies {
+			if _, dup := bodies[id]; dup {
+				t.Fatalf("chunk %s emitted by two windows", id)
+			}
+			bodies[id] = b
+		}
+	}
+	if next != a.Plan.Len() || len(bodies) != len(whole.bodies) {
+		t.Fatalf("windows end at %d of %d chunks; emitted %d of %d", next, a.Plan.Len(), len(bodies), len(whole.bodies))
+	}
+	for id, b := range whole.bodies {
+		if string(bodies[id]) != string(b) {
+			t.Errorf("chunk %s differs between one pass and its window", id)
+		}
 	}
 }

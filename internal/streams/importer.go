@@ -37,13 +37,10 @@ const (
 	// DefaultAckTimeout bounds the wait for one acknowledgement.
 	DefaultAckTimeout = 30 * time.Second
 	// DefaultOpenBytes bounds the planned bytes of the chunks pass 2
-	// holds open at once. A statement whose later rows fall in the same
-	// weeks as its earlier ones (an Interactive Brokers statement, in
-	// sections) fills every week's chunks at once, so pass 2 held all of
-	// it (1 GB for a 1M-row IBKR statement, one chunk a week); a larger
-	// one is now read once per window of weeks that fits (BENCHMARKS.md,
-	// "What changed in session 8").
-	DefaultOpenBytes = 32 << 20
+	// holds open at once (chunker.DefaultOpenBytes): a statement in
+	// sections whose one pass would hold more is read once per window of
+	// weeks that fits (BENCHMARKS.md, "What changed in session 8").
+	DefaultOpenBytes = chunker.DefaultOpenBytes
 	// headerHeadroom is kept free under max_payload for the headers of a
 	// chunk message when the byte budget is derived from it.
 	headerHeadroom = 1024
@@ -166,9 +163,9 @@ type Request struct {
 	// OpenBytes bounds the planned bytes of the chunks pass 2 fills at
 	// once (0: DefaultOpenBytes). A file whose single pass would hold more
 	// (Analysis.PeakOpenBytes: a statement in sections) is read once per
-	// window of consecutive weeks that fits (openWindows), at least one
-	// week each; a file in time order holds about one chunk and is read
-	// once.
+	// window of consecutive weeks that fits (chunker.Analysis.Windows),
+	// at least one week each; a file in time order holds about one chunk
+	// and is read once.
 	OpenBytes int
 	// Progress, when set, is called after each acknowledged chunk.
 	Progress func(Progress)
@@ -193,7 +190,7 @@ type Result struct {
 	Skipped   int
 	// Passes is how many times pass 2 read the file in this run: more than
 	// one for a statement in sections whose single pass would hold more
-	// than Request.OpenBytes (openWindows).
+	// than Request.OpenBytes (chunker.Analysis.Windows).
 	Passes int
 	// Superseded is the session that was marked failed because the file at
 	// the same path changed ("" when none).
@@ -408,7 +405,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 	// movements: Build may fill the same slice again.
 	bcfg := ccfg
 	bcfg.ReuseMovements = true
-	windows := openWindows(a, req.OpenBytes)
+	windows := a.Windows(req.OpenBytes)
 	if len(windows) > 1 {
 		log.Info("rows in sections: pass 2 reads the file once per window of chunks",
 			"windows", len(windows), "open_bytes", cmp.Or(req.OpenBytes, DefaultOpenBytes))
@@ -429,10 +426,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 		res.Passes++
 		skip := p.skip
 		if len(windows) > 1 {
-			skip = func(id string) bool {
-				n := a.Plan.Ordinal(id)
-				return n <= w.lo || n > w.hi || p.skip(id)
-			}
+			skip = func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) || p.skip(id) }
 		}
 		if buildErr = chunker.Build(f, a, bcfg, skip, p.emit); buildErr != nil {
 			break
@@ -779,45 +773,9 @@ func (p *chunkPublisher) emit(c *events.Chunk) error {
 	return nil
 }
 
-// window is a range of a plan's chunks, by index: lo ≤ i < hi.
-type window struct{ lo, hi int }
-
-// openWindows cuts a's plan into windows of consecutive weeks (the plan is
-// in week order) for pass 2 to read the file once per window. Build fills
-// a week's parts one after the other, so a window holds at most, for each
-// of its weeks, that week's largest chunk: windows keep that sum within
-// openBytes (0: DefaultOpenBytes), at least one week each. A file whose
-// single pass holds no more (Analysis.PeakOpenBytes: one in time order
-// holds about one chunk) is one window.
-func openWindows(a *chunker.Analysis, openBytes int) []window {
-	n := a.Plan.Len()
-	if openBytes <= 0 {
-		openBytes = DefaultOpenBytes
-	}
-	if a.PeakOpenBytes <= openBytes {
-		return []window{{0, n}}
-	}
-	var ws []window
-	lo, sum := 0, 0
-	for i := 0; i < n; {
-		week, most := a.Plan.Chunk(i).Week, 0
-		j := i
-		for ; j < n && a.Plan.Chunk(j).Week == week; j++ {
-			most = max(most, a.Plan.Bytes(j))
-		}
-		if i > lo && sum+most > openBytes {
-			ws = append(ws, window{lo, i})
-			lo, sum = i, 0
-		}
-		sum += most
-		i = j
-	}
-	return append(ws, window{lo, n})
-}
-
 // doneAll reports whether every chunk of w was acknowledged.
-func (p *chunkPublisher) doneAll(w window) bool {
-	for i := w.lo; i < w.hi; i++ {
+func (p *chunkPublisher) doneAll(w chunker.Window) bool {
+	for i := w.Lo; i < w.Hi; i++ {
 		if !p.done.Has(i + 1) {
 			return false
 		}
