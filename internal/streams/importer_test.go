@@ -67,7 +67,7 @@ type rig struct {
 	dir      string
 }
 
-func newRig(t *testing.T, cfg natsembed.Config) *rig {
+func newRig(t testing.TB, cfg natsembed.Config) *rig {
 	t.Helper()
 	env := natstest.Run(t, cfg)
 	ctx := testCtx(t)
