@@ -110,15 +110,22 @@ type Occurrences struct {
 	prints    map[uint64]uint32
 	times     map[timeKey]uint32
 
+	// The scope of the last row and its 64-bit key ([textKey]): scopes are
+	// told apart by key, so a scope's state costs no copy of its name.
+	scope    string
+	scopeKey uint64
+	keyed    bool
+
 	// Windowed mode: the window of the current scope, and a compact record
 	// of each scope left behind, restored if the scope comes back.
-	scope string
-	win   *occWindow
-	left  map[string]leftWindow
+	win    *occWindow
+	winKey uint64
+	left   map[uint64]leftWindow
+	more   map[uint64][]keyCount // a left scope's fingerprints after its first
 }
 
 type timeKey struct {
-	scope string
+	scope uint64
 	t     events.WallTime
 }
 
@@ -131,13 +138,21 @@ type occWindow struct {
 }
 
 // leftWindow is an occWindow put aside: a scope's position in time and the
-// (usually one or two) fingerprints of its current second.
+// fingerprints of its current second, the first inline (a second of one
+// scope rarely has two different rows; the others go to Occurrences.more).
+// 32 bytes: a statement may leave one behind per contract ever traded.
 type leftWindow struct {
-	cur    events.WallTime
-	dir    int8
-	seq    uint32
-	keys   []uint64
-	counts []uint32
+	cur   events.WallTime
+	key   uint64 // the first fingerprint seen at cur, if count > 0
+	seq   uint32
+	count uint32
+	dir   int8
+	more  bool // further fingerprints in Occurrences.more
+}
+
+type keyCount struct {
+	key   uint64
+	count uint32
 }
 
 // NewWindowedOccurrences returns an index whose memory is bounded by the rows
@@ -154,11 +169,22 @@ func (o *Occurrences) Next(fp [32]byte, scope string, t events.WallTime) (k, seq
 	return o.next(binary.LittleEndian.Uint64(fp[:8]), scope, t)
 }
 
+// keyOf returns the key of scope, hashing it only when it is not the last
+// row's. Two scopes share a key with probability about 2^-64, as two
+// fingerprints do.
+func (o *Occurrences) keyOf(scope string) uint64 {
+	if !o.keyed || scope != o.scope {
+		o.scope, o.scopeKey, o.keyed = scope, textKey(scope), true
+	}
+	return o.scopeKey
+}
+
 // next is Next with the fingerprint given by a 64-bit key: rows are the
 // same when their keys are.
 func (o *Occurrences) next(key uint64, scope string, t events.WallTime) (k, seq int) {
+	sk := o.keyOf(scope)
 	if o.windowed && !o.unordered {
-		if k, seq, ok := o.nextWindowed(key, true, scope, t); ok {
+		if k, seq, ok := o.nextWindowed(key, true, sk, t); ok {
 			return k, seq
 		}
 	}
@@ -168,7 +194,7 @@ func (o *Occurrences) next(key uint64, scope string, t events.WallTime) (k, seq 
 	}
 	k = int(o.prints[key])
 	o.prints[key]++
-	tk := timeKey{scope, t}
+	tk := timeKey{sk, t}
 	seq = int(o.times[tk])
 	o.times[tk]++
 	return k, seq
@@ -178,15 +204,16 @@ func (o *Occurrences) next(key uint64, scope string, t events.WallTime) (k, seq 
 // IDs): it keeps only what Seq and Unordered need. A scan uses either next
 // or nextSeq.
 func (o *Occurrences) nextSeq(scope string, t events.WallTime) (seq int) {
+	sk := o.keyOf(scope)
 	if o.windowed && !o.unordered {
-		if _, seq, ok := o.nextWindowed(0, false, scope, t); ok {
+		if _, seq, ok := o.nextWindowed(0, false, sk, t); ok {
 			return seq
 		}
 	}
 	if o.times == nil {
 		o.times = make(map[timeKey]uint32, 1024)
 	}
-	tk := timeKey{scope, t}
+	tk := timeKey{sk, t}
 	seq = int(o.times[tk])
 	o.times[tk]++
 	return seq
@@ -195,8 +222,8 @@ func (o *Occurrences) nextSeq(scope string, t events.WallTime) (seq int) {
 // nextWindowed serves a row from its scope's window; ok is false when the row
 // breaks time order, after the windows were moved into the full index. It
 // counts the row's key only if counted.
-func (o *Occurrences) nextWindowed(key uint64, counted bool, scope string, t events.WallTime) (k, seq int, ok bool) {
-	if o.win == nil || scope != o.scope {
+func (o *Occurrences) nextWindowed(key uint64, counted bool, scope uint64, t events.WallTime) (k, seq int, ok bool) {
+	if o.win == nil || scope != o.winKey {
 		o.switchScope(scope, t)
 	}
 	w := o.win
@@ -228,9 +255,9 @@ func (o *Occurrences) nextWindowed(key uint64, counted bool, scope string, t eve
 
 // switchScope puts the current window aside and makes scope's current,
 // restoring it if the scope was seen before.
-func (o *Occurrences) switchScope(scope string, t events.WallTime) {
+func (o *Occurrences) switchScope(scope uint64, t events.WallTime) {
 	if o.left == nil {
-		o.left = make(map[string]leftWindow)
+		o.left = make(map[uint64]leftWindow)
 	}
 	w := o.win
 	if w == nil {
@@ -239,22 +266,35 @@ func (o *Occurrences) switchScope(scope string, t events.WallTime) {
 	} else {
 		lw := leftWindow{cur: w.cur, dir: int8(w.dir), seq: w.seq}
 		for key, n := range w.prints {
-			lw.keys = append(lw.keys, key)
-			lw.counts = append(lw.counts, n)
+			if lw.count == 0 {
+				lw.key, lw.count = key, n
+				continue
+			}
+			if o.more == nil {
+				o.more = make(map[uint64][]keyCount)
+			}
+			lw.more = true
+			o.more[o.winKey] = append(o.more[o.winKey], keyCount{key, n})
 		}
-		o.left[o.scope] = lw
+		o.left[o.winKey] = lw
 	}
 	clear(w.prints)
 	if lw, ok := o.left[scope]; ok {
 		delete(o.left, scope)
 		w.cur, w.dir, w.seq = lw.cur, int(lw.dir), lw.seq
-		for i, key := range lw.keys {
-			w.prints[key] = lw.counts[i]
+		if lw.count > 0 {
+			w.prints[lw.key] = lw.count
+		}
+		if lw.more {
+			for _, kc := range o.more[scope] {
+				w.prints[kc.key] = kc.count
+			}
+			delete(o.more, scope)
 		}
 	} else {
 		w.cur, w.dir, w.seq = t, 0, 0
 	}
-	o.scope = scope
+	o.winKey = scope
 }
 
 // toFull marks the index unordered and seeds the full index with what the
@@ -267,15 +307,20 @@ func (o *Occurrences) toFull() {
 		for key, n := range w.prints {
 			o.prints[key] += n
 		}
-		o.times[timeKey{o.scope, w.cur}] = w.seq
+		o.times[timeKey{o.winKey, w.cur}] = w.seq
 	}
 	for scope, lw := range o.left {
-		for i, key := range lw.keys {
-			o.prints[key] += lw.counts[i]
+		if lw.count > 0 {
+			o.prints[lw.key] += lw.count
 		}
 		o.times[timeKey{scope, lw.cur}] = lw.seq
 	}
-	o.win, o.left = nil, nil
+	for _, kcs := range o.more {
+		for _, kc := range kcs {
+			o.prints[kc.key] += kc.count
+		}
+	}
+	o.win, o.left, o.more = nil, nil, nil
 }
 
 // RowID returns the row ID of §6.2.5: hex(SHA-256(account 0x1F fingerprint-hex
