@@ -229,11 +229,7 @@ func buildFile(ctx context.Context, path string, a *chunker.Analysis, cfg chunke
 				return err
 			}
 		}
-		var skip func(string) bool
-		if len(windows) > 1 {
-			skip = func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) }
-		}
-		err := chunker.Build(ctxReader{ctx, f}, a, cfg, skip, func(c *events.Chunk) error {
+		err := chunker.BuildWindow(ctxReader{ctx, f}, a, cfg, w, nil, func(c *events.Chunk) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

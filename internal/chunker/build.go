@@ -74,9 +74,13 @@ func changed(format string, args ...any) error {
 }
 
 // build is Build with the parser lookup injected.
-func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit func(*events.Chunk) error, pick pickFunc) error {
+func build(r io.Reader, a *Analysis, cfg Config, w Window, skip func(string) bool, emit func(*events.Chunk) error, pick pickFunc) error {
 	if a == nil {
 		return fmt.Errorf("%w: no analysis", ErrBadConfig)
+	}
+	whole, err := a.checkWindow(w)
+	if err != nil {
+		return err
 	}
 	budget := a.ByteBudget
 	if budget == 0 {
@@ -101,21 +105,33 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	}
 	b := &builder{a: a, limit: budget - EnvelopeReserve, emit: emit, reuse: cfg.ReuseMovements, sz: newSizer(seed),
 		lastWeek: -1}
-	if err := b.index(skip); err != nil {
+	if whole {
+		w = Window{0, a.Plan.Len()}
+	}
+	if err := b.index(w, skip); err != nil {
 		return err
+	}
+	var within func(events.WallTime) bool // nil: every row
+	if !whole {
+		from, until := a.span(w)
+		within = func(t events.WallTime) bool { return t >= from && t < until }
 	}
 
 	hr := newHashReader(r)
 	defer hr.close()
 	br := bufio.NewReaderSize(hr, readBufferSize)
-	var rows, rowErrs, ignored int
+	var rows, rowErrs, ignored, outside int
 	var kinds kindCounts
 	var idx *parsers.Occurrences // nil: a full index
 	if a.Ordered {
 		idx = parsers.NewWindowedOccurrences()
 	}
-	err = p.Scan(br, parsers.Options{Account: a.Account, Index: idx}, func(rec *parsers.Record) error {
+	err = p.Scan(br, parsers.Options{Account: a.Account, Index: idx, Within: within}, func(rec *parsers.Record) error {
 		switch {
+		case rec.Outside:
+			rows++
+			outside++
+			return nil
 		case rec.Err != nil:
 			rows++
 			rowErrs++
@@ -151,16 +167,27 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 	if sum := hr.sum(); sum != a.SHA256 {
 		return changed("SHA-256 %s, analysed %s", sum, a.SHA256)
 	}
-	if rows != a.Rows || rowErrs != a.RowErrorCount || ignored != a.IgnoredCount {
-		return changed("%d rows (%d errors, %d ignored), analysed %d (%d, %d)",
-			rows, rowErrs, ignored, a.Rows, a.RowErrorCount, a.IgnoredCount)
-	}
-	counts := make(map[events.Kind]int)
-	kinds.into(counts)
-	if !maps.Equal(counts, a.Counts) {
-		return changed("movement counts %v, analysed %v", counts, a.Counts)
+	if outside > 0 {
+		// The rows outside the window were counted, not converted: their
+		// errors and movements are their own window's to check.
+		if rows != a.Rows {
+			return changed("%d rows, analysed %d", rows, a.Rows)
+		}
+	} else {
+		if rows != a.Rows || rowErrs != a.RowErrorCount || ignored != a.IgnoredCount {
+			return changed("%d rows (%d errors, %d ignored), analysed %d (%d, %d)",
+				rows, rowErrs, ignored, a.Rows, a.RowErrorCount, a.IgnoredCount)
+		}
+		counts := make(map[events.Kind]int)
+		kinds.into(counts)
+		if !maps.Equal(counts, a.Counts) {
+			return changed("movement counts %v, analysed %v", counts, a.Counts)
+		}
 	}
 	for i := range a.Plan.Len() {
+		if outside > 0 && !w.Contains(i+1) {
+			continue
+		}
 		if !hasBit(b.done, i) {
 			return changed("chunk %s received %d of %d movements", a.Plan.Chunk(i).ID, b.parts[i].got, a.Plan.Movements(i))
 		}
@@ -170,7 +197,7 @@ func build(r io.Reader, a *Analysis, cfg Config, skip func(string) bool, emit fu
 
 // index builds the part states and the week index from the plan. (A
 // Plan is one Analyze could have made: NewPlan checks those made elsewhere.)
-func (b *builder) index(skip func(string) bool) error {
+func (b *builder) index(w Window, skip func(string) bool) error {
 	plan := b.a.Plan.chunks
 	nweeks := 0
 	for i := range plan {
@@ -190,7 +217,7 @@ func (b *builder) index(skip func(string) bool) error {
 			b.weeks = append(b.weeks, buildWeek{week: plan[i].week, first: int32(i)})
 		}
 		b.weeks[len(b.weeks)-1].n++
-		if skip != nil && skip(b.a.Plan.Chunk(i).ID) {
+		if !w.Contains(i+1) || skip != nil && skip(b.a.Plan.Chunk(i).ID) {
 			setBit(b.skip, i)
 		}
 	}

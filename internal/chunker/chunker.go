@@ -208,7 +208,19 @@ func Analyze(r io.Reader, cfg Config) (*Analysis, error) {
 // Analyze in this process.) Build uses a's account, broker and byte budget;
 // cfg only supplies a budget when a has none, and ReuseMovements.
 func Build(r io.Reader, a *Analysis, cfg Config, skip func(chunkID string) bool, emit func(*events.Chunk) error) error {
-	return build(r, a, cfg, skip, emit, parsers.ForBroker)
+	return build(r, a, cfg, Window{}, skip, emit, parsers.ForBroker)
+}
+
+// BuildWindow is Build for the chunks of window w only (one of
+// a.Windows; the zero Window is the whole plan): chunks outside w are
+// neither kept nor emitted, and a parser that honours
+// parsers.Options.Within converts only the rows of w's weeks, counting the
+// others. The chunks of w are checked as Build checks them; the row and
+// movement counts of the whole file only when the parser converted every
+// row (the SHA-256 of the file is always checked). Builds over every
+// window of a.Windows emit each chunk once, identical to Build's.
+func BuildWindow(r io.Reader, a *Analysis, cfg Config, w Window, skip func(chunkID string) bool, emit func(*events.Chunk) error) error {
+	return build(r, a, cfg, w, skip, emit, parsers.ForBroker)
 }
 
 // SessionID names the import session of a file for an account: the first 16

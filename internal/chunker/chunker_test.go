@@ -51,7 +51,7 @@ type built struct {
 
 func buildFake(data string, a *Analysis, skip func(string) bool, onRecord func(*parsers.Record)) (*built, error) {
 	out := &built{bodies: make(map[string][]byte)}
-	err := build(strings.NewReader(data), a, Config{}, skip, func(c *events.Chunk) error {
+	err := build(strings.NewReader(data), a, Config{}, Window{}, skip, func(c *events.Chunk) error {
 		b, err := events.Marshal(c)
 		if err != nil {
 			return err
@@ -535,7 +535,7 @@ func TestBuildMemoryBoundedOnSortedFile(t *testing.T) {
 	}
 	var fed, emitted, peak int
 	out := &built{bodies: map[string][]byte{}}
-	err := build(strings.NewReader(data), a, Config{}, nil, func(c *events.Chunk) error {
+	err := build(strings.NewReader(data), a, Config{}, Window{}, nil, func(c *events.Chunk) error {
 		emitted += len(c.Movements)
 		out.chunks = append(out.chunks, c)
 		b, _ := events.Marshal(c)
@@ -664,7 +664,7 @@ func TestBuildEmitErrorStops(t *testing.T) {
 	a := analyzeFake(t, data, Config{ByteBudget: 4096})
 	stop := errors.New("stop")
 	calls := 0
-	err := build(strings.NewReader(data), a, Config{}, nil, func(*events.Chunk) error {
+	err := build(strings.NewReader(data), a, Config{}, Window{}, nil, func(*events.Chunk) error {
 		calls++
 		return stop
 	}, pickFake(nil))
@@ -736,7 +736,7 @@ func TestHashGoroutineEnds(t *testing.T) {
 			t.Fatal("an empty file analysed")
 		}
 		stop := errors.New("stop")
-		if err := build(strings.NewReader(data), a, Config{}, nil, func(*events.Chunk) error { return stop }, pickFake(nil)); !errors.Is(err, stop) {
+		if err := build(strings.NewReader(data), a, Config{}, Window{}, nil, func(*events.Chunk) error { return stop }, pickFake(nil)); !errors.Is(err, stop) {
 			t.Fatalf("build: %v", err)
 		}
 	}
@@ -772,7 +772,7 @@ func TestBuildStatePerChunk(t *testing.T) {
 	}
 	a := &Analysis{Plan: plan, sums: make([]uint64, len(refs))}
 	b := &builder{a: a}
-	if err := b.index(nil); err != nil {
+	if err := b.index(Window{0, len(refs)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	runtime.GC()
@@ -808,7 +808,7 @@ func TestBuildReuseMovements(t *testing.T) {
 		want := mustBuild(t, data, a)
 		bodies := map[string][]byte{}
 		arrays := map[*events.Movement]bool{}
-		err := build(strings.NewReader(data), a, Config{ReuseMovements: true}, nil, func(c *events.Chunk) error {
+		err := build(strings.NewReader(data), a, Config{ReuseMovements: true}, Window{}, nil, func(c *events.Chunk) error {
 			b, err := events.Marshal(c)
 			if err != nil {
 				return err
@@ -933,9 +933,10 @@ func TestPeakOpenBytes(t *testing.T) {
 // TestWindows: Analysis.Windows covers the plan with consecutive windows
 // that start at week boundaries and hold, week by week, no more than the
 // bound (a single week may exceed it alone); a plan whose one pass holds
-// no more than the bound is one window; and Builds over the windows, each
-// skipping the chunks outside its own, emit every chunk once, identical
-// to a single pass's.
+// no more than the bound is one window; and Builds over the windows
+// emit every chunk once, identical to a single pass's, whether the parser
+// converts only the window's rows (Options.Within) or all of them. A
+// window that is not whole weeks of the plan is refused.
 func TestWindows(t *testing.T) {
 	data := sectionsStatement(randomStatement(22, 2000, true))
 	a := analyzeFake(t, data, Config{ByteBudget: 8192})
@@ -970,15 +971,47 @@ func TestWindows(t *testing.T) {
 		if held > bound && weeks > 1 {
 			t.Errorf("window %v holds %d bytes over %d weeks, bound %d", w, held, weeks, bound)
 		}
-		out, err := buildFake(data, a, func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) }, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id, b := range out.bodies {
-			if _, dup := bodies[id]; dup {
-				t.Fatalf("chunk %s emitted by two windows", id)
+		// Each window is built twice: by a parser that converts only the
+		// window's rows, and by one that converts them all.
+		for _, ignore := range []bool{false, true} {
+			outside := 0
+			out := &built{bodies: make(map[string][]byte)}
+			pick := func(string) (parsers.Parser, error) {
+				return fakeParser{ignoreWithin: ignore, onRecord: func(rec *parsers.Record) {
+					if rec.Outside {
+						outside++
+					}
+				}}, nil
 			}
-			bodies[id] = b
+			err := build(strings.NewReader(data), a, Config{}, w, nil, func(c *events.Chunk) error {
+				b, err := events.Marshal(c)
+				out.bodies[c.ID] = b
+				return err
+			}, pick)
+			if err != nil {
+				t.Fatalf("window %v (parser ignores Within: %v): %v", w, ignore, err)
+			}
+			if (outside == 0) != ignore {
+				t.Errorf("window %v (parser ignores Within: %v): %d rows outside", w, ignore, outside)
+			}
+			for id, b := range out.bodies {
+				if !w.Contains(a.Plan.Ordinal(id)) {
+					t.Fatalf("window %v emitted chunk %s", w, id)
+				}
+				if prev, dup := bodies[id]; dup && (!ignore || string(prev) != string(b)) {
+					t.Fatalf("chunk %s emitted by two windows, or differently", id)
+				}
+				bodies[id] = b
+			}
+		}
+	}
+	for _, bad := range []Window{{-1, 2}, {0, a.Plan.Len() + 1}, {3, 3}, {ws[1].Lo + 1, ws[1].Hi}} {
+		if bad.Lo > 0 && bad.Lo < a.Plan.Len() && refs[bad.Lo].Week != refs[bad.Lo-1].Week {
+			continue // a week boundary after all
+		}
+		err := build(strings.NewReader(data), a, Config{}, bad, nil, func(*events.Chunk) error { return nil }, pickFake(nil))
+		if !errors.Is(err, ErrBadConfig) {
+			t.Errorf("window %v: %v, want ErrBadConfig", bad, err)
 		}
 	}
 	if next != a.Plan.Len() || len(bodies) != len(whole.bodies) {
@@ -988,5 +1021,24 @@ func TestWindows(t *testing.T) {
 		if string(bodies[id]) != string(b) {
 			t.Errorf("chunk %s differs between one pass and its window", id)
 		}
+	}
+}
+
+// TestWeekStart: a week's start is 00:00 on its Monday, and a window's
+// span holds exactly the times whose day falls in its weeks, across
+// years with 52 and 53 ISO weeks and weeks that straddle New Year.
+func TestWeekStart(t *testing.T) {
+	day := time.Date(1999, 12, 20, 0, 0, 0, 0, time.UTC)
+	for range 20 * 366 {
+		d := events.DateOf(day)
+		wk := weekOf(d)
+		start := wk.start()
+		if st := start.Time(); st.Weekday() != time.Monday || st.Hour() != 0 || weekOf(events.DateOf(st)) != wk {
+			t.Fatalf("week %s of %s starts %s", wk, d, start)
+		}
+		if w := events.WallTimeOf(day.Add(23 * time.Hour)); w < start || w >= start+7*86400 {
+			t.Fatalf("%s is not within its week %s starting %s", day, wk, start)
+		}
+		day = day.AddDate(0, 0, 1)
 	}
 }

@@ -24,9 +24,11 @@ import (
 //	!stop                      the parser stops reading here
 //
 // Blank lines are skipped. onRecord, when set, runs before each record is
-// passed on.
+// passed on. It honours Options.Within (a row outside is an Outside
+// record), unless ignoreWithin.
 type fakeParser struct {
-	onRecord func(rec *parsers.Record)
+	onRecord     func(rec *parsers.Record)
+	ignoreWithin bool
 }
 
 const fakeBroker = "fake"
@@ -76,6 +78,9 @@ func (f fakeParser) Scan(r io.Reader, opts parsers.Options, fn func(*parsers.Rec
 			continue
 		}
 		rec, err := fakeRow(opts.Account, line, fields)
+		if err == nil && opts.Within != nil && !f.ignoreWithin && !opts.Within(rec.Movements[0].Time) {
+			rec = &parsers.Record{Line: line, Outside: true}
+		}
 		if err != nil {
 			rec = &parsers.Record{Line: line, Err: &parsers.RowError{Line: line, Value: text, Err: err}}
 		}

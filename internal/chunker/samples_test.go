@@ -337,3 +337,42 @@ func TestSizeOnlyPlanEqualsValues(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildWindowIBKR: an IBKR statement (in sections) built window by
+// window, the parser converting only each window's rows, gives every
+// chunk once, byte-identical to one pass.
+func TestBuildWindowIBKR(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := synth.IBKR(&buf, synth.Config{Seed: 5, Rows: 20000}); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	a := analyzeBytes(t, data, Config{ByteBudget: 64 << 10})
+	whole := buildBytes(t, data, a)
+	ws := a.Windows(a.PeakOpenBytes / 4)
+	if len(ws) < 4 {
+		t.Fatalf("%d windows of a peak of %d bytes, want at least 4", len(ws), a.PeakOpenBytes)
+	}
+	got := map[string][]byte{}
+	for _, w := range ws {
+		err := BuildWindow(bytes.NewReader(data), a, Config{}, w, nil, func(c *events.Chunk) error {
+			if _, dup := got[c.ID]; dup {
+				return fmt.Errorf("chunk %s emitted twice", c.ID)
+			}
+			b, err := events.Marshal(c)
+			got[c.ID] = b
+			return err
+		})
+		if err != nil {
+			t.Fatalf("window %v: %v", w, err)
+		}
+	}
+	if len(got) != len(whole.bodies) {
+		t.Fatalf("windows emitted %d chunks, one pass %d", len(got), len(whole.bodies))
+	}
+	for id, b := range whole.bodies {
+		if !bytes.Equal(got[id], b) {
+			t.Errorf("chunk %s differs between one pass and its window", id)
+		}
+	}
+}

@@ -1,5 +1,12 @@
 package chunker
 
+import (
+	"fmt"
+	"time"
+
+	"github.com/foliostream/foliostream/events"
+)
+
 // DefaultOpenBytes bounds the planned bytes of the chunks a pass of Build
 // holds open at once, for callers that read a file in windows
 // (Analysis.Windows). A statement whose later rows fall in the same weeks
@@ -48,3 +55,34 @@ func (a *Analysis) Windows(openBytes int) []Window {
 // Contains reports whether chunk ordinal n (1-based, as in the plan's
 // ChunkRefs) is in w.
 func (w Window) Contains(ordinal int) bool { return ordinal > w.Lo && ordinal <= w.Hi }
+
+// checkWindow reports whether w is the whole plan (the zero Window is), or
+// an error if it is not a range of whole weeks of it.
+func (a *Analysis) checkWindow(w Window) (whole bool, err error) {
+	n := a.Plan.Len()
+	if w == (Window{}) || w == (Window{0, n}) {
+		return true, nil
+	}
+	chunks := a.Plan.chunks
+	switch {
+	case w.Lo < 0 || w.Hi > n || w.Lo >= w.Hi:
+		return false, fmt.Errorf("%w: window %d to %d of a plan of %d chunks", ErrBadConfig, w.Lo, w.Hi, n)
+	case w.Lo > 0 && chunks[w.Lo].week == chunks[w.Lo-1].week,
+		w.Hi < n && chunks[w.Hi].week == chunks[w.Hi-1].week:
+		return false, fmt.Errorf("%w: window %d to %d cuts a week", ErrBadConfig, w.Lo, w.Hi)
+	}
+	return false, nil
+}
+
+// span returns the wall-clock times of w's weeks: from 00:00 on the Monday
+// of the first to 00:00 on the Monday after the last.
+func (a *Analysis) span(w Window) (from, until events.WallTime) {
+	return a.Plan.chunks[w.Lo].week.start(), a.Plan.chunks[w.Hi-1].week.start() + 7*86400
+}
+
+// start returns 00:00 on the Monday of week wk (week 1 holds January 4th).
+func (wk isoWeek) start() events.WallTime {
+	jan4 := time.Date(int(wk)/100, time.January, 4, 0, 0, 0, 0, time.UTC)
+	back := (int(jan4.Weekday()) + 6) % 7 // days since Monday
+	return events.WallTimeOf(jan4.AddDate(0, 0, 7*(int(wk)%100-1)-back))
+}

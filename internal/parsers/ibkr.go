@@ -573,10 +573,25 @@ func (s *ibScan) time(c ibCol) (events.WallTime, *ibCellErr) {
 	if err != nil {
 		return 0, &ibCellErr{c, err}
 	}
+	if s.opts.Within != nil && !s.opts.Within(t) {
+		return t, &ibCellErr{c, errIBOutside}
+	}
 	return t, nil
 }
 
-func (s *ibScan) failCell(e *ibCellErr) error { return s.failCol(e.col, e.err) }
+// errIBOutside stops the conversion of a row outside Options.Within: it is
+// not a row error (failCell hands over an Outside record).
+var errIBOutside = errors.New("outside the times asked for")
+
+// failCell fails the current row on e, or hands it over as outside the
+// times asked for.
+func (s *ibScan) failCell(e *ibCellErr) error {
+	if e.err == errIBOutside {
+		s.rec = Record{Line: s.line, Outside: true}
+		return s.fn(&s.rec)
+	}
+	return s.failCol(e.col, e.err)
+}
 
 // fpNumber adds the number in column c (already validated) to the
 // fingerprint: its canonical form, or the empty string when absent.

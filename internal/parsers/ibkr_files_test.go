@@ -632,3 +632,74 @@ func TestIBKRWindowedIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestIBKRWithin: with Options.Within, a row whose time is within is the
+// same record as without it (same movements, IDs and Seq, with a windowed
+// index too), a row outside is an Outside record without movements, and
+// ignored rows stay ignored.
+func TestIBKRWithin(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := synth.IBKR(&buf, synth.Config{Seed: 4, Rows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	byLine := func(opts parsers.Options) map[int]parsers.Record {
+		recs := map[int]parsers.Record{}
+		err := parsers.IBKR{}.Scan(bytes.NewReader(data), opts, func(r *parsers.Record) error {
+			c := *r
+			c.Movements = slices.Clone(r.Movements)
+			recs[r.Line] = c
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	all := byLine(parsers.Options{Account: ibAccount})
+	var times []events.WallTime
+	for _, r := range all {
+		if len(r.Movements) > 0 {
+			times = append(times, r.Movements[0].Time)
+		}
+	}
+	slices.Sort(times)
+	from, until := times[len(times)/3], times[2*len(times)/3]
+	within := func(t events.WallTime) bool { return t >= from && t < until }
+	for _, idx := range []*parsers.Occurrences{nil, parsers.NewWindowedOccurrences()} {
+		some := byLine(parsers.Options{Account: ibAccount, Index: idx, Within: within})
+		if idx != nil && idx.Unordered() {
+			t.Fatal("windowed index: rows reported out of time order")
+		}
+		in, out := 0, 0
+		for line, want := range all {
+			got, ok := some[line]
+			switch {
+			case !ok:
+				t.Fatalf("line %d: no record with Within", line)
+			case want.Ignored != "" || want.Err != nil && !got.Outside:
+				if got.Ignored != want.Ignored || (got.Err == nil) != (want.Err == nil) {
+					t.Fatalf("line %d: %+v with Within, %+v without", line, got, want)
+				}
+			case len(want.Movements) > 0 && !within(want.Movements[0].Time):
+				if !got.Outside || len(got.Movements) > 0 || got.Err != nil {
+					t.Fatalf("line %d at %s: %+v, want an Outside record", line, want.Movements[0].Time, got)
+				}
+				out++
+			default:
+				if got.Outside || len(got.Movements) != len(want.Movements) {
+					t.Fatalf("line %d: %+v with Within, %+v without", line, got, want)
+				}
+				for i := range want.Movements {
+					if !got.Movements[i].Equal(&want.Movements[i]) {
+						t.Fatalf("line %d movement %d:\nwith Within %+v\nwithout     %+v", line, i, got.Movements[i], want.Movements[i])
+					}
+				}
+				in++
+			}
+		}
+		if in == 0 || out == 0 {
+			t.Fatalf("%d rows within, %d outside: the test needs both", in, out)
+		}
+	}
+}

@@ -131,6 +131,10 @@ type Record struct {
 	Movements []events.Movement
 	Err       *RowError
 	Ignored   string
+	// Outside reports a row whose time is not within [Options.Within]:
+	// the parser read its time and converted nothing else (it may hold
+	// errors it did not look for).
+	Outside bool
 	// RowKey, when not 0, is a 64-bit digest of the input the record's
 	// movements are made of (for a data row: its fields; for a derived
 	// record: the rows it is derived from). Every scan of the same
@@ -181,6 +185,17 @@ type Options struct {
 	// It saves a copy of the statement's text, a whole file's worth of
 	// allocation per scan. A parser may ignore it; Tastytrade honours it.
 	ReuseText bool
+	// Within, when not nil, asks for the conversion of only the rows
+	// whose time t (the time of every movement a row makes) has
+	// Within(t): each other row, once its time is read, is handed over
+	// as a Record with Outside set and no movements, without a
+	// fingerprint or an occurrence index. Identical rows share their
+	// time, and so do the rows a Seq counts, so the rows within get the
+	// IDs and Seq of a scan without it, provided a windowed index still
+	// sees its scopes in time order. Pass 2 of the chunker reads a
+	// statement once per window of weeks with it. A parser may ignore
+	// it; IBKR honours it.
+	Within func(t events.WallTime) bool
 }
 
 // Parser reads one broker's statements.

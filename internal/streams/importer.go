@@ -424,11 +424,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (res *Result, err e
 			}
 		}
 		res.Passes++
-		skip := p.skip
-		if len(windows) > 1 {
-			skip = func(id string) bool { return !w.Contains(a.Plan.Ordinal(id)) || p.skip(id) }
-		}
-		if buildErr = chunker.Build(f, a, bcfg, skip, p.emit); buildErr != nil {
+		if buildErr = chunker.BuildWindow(f, a, bcfg, w, p.skip, p.emit); buildErr != nil {
 			break
 		}
 	}
