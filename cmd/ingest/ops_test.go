@@ -220,7 +220,7 @@ func writeSections(t *testing.T, path string) string {
 // TestOpenBytes: --open-bytes reaches the importer. A statement in two
 // sections over the same weeks holds every week's open chunk at once in
 // one pass (~2 MB here); under --open-bytes 1 MiB it is read in windows,
-// at the default (32 MiB) once; below 1 MiB the flag is refused.
+// at the default (8 MiB) once; below 1 MiB the flag is refused.
 func TestOpenBytes(t *testing.T) {
 	srv := newServer(t)
 	file := writeSections(t, filepath.Join(t.TempDir(), "sections.csv"))

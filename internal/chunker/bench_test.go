@@ -285,3 +285,43 @@ func TestSynthIsValid(t *testing.T) {
 		t.Errorf("synthetic statement: %d movements in %d chunks", a.Movements, a.Plan.Len())
 	}
 }
+
+// BenchmarkBuildWindowIBKR is pass 2 over a synthetic IBKR statement (in
+// sections): in one pass (whole), in windows of a sixteenth of the
+// one-pass peak (windows: every window, the cost of the whole import),
+// and a single such window (one-window: a pass that converts a sixteenth
+// of the rows and only reads the others):
+//
+//	go test ./internal/chunker -run '^$' -bench BuildWindowIBKR -benchmem -rows 100000
+func BenchmarkBuildWindowIBKR(b *testing.B) {
+	for _, sz := range benchSizes() {
+		var buf bytes.Buffer
+		if _, err := synth.IBKR(&buf, synth.Config{Seed: 1, Rows: sz.rows}); err != nil {
+			b.Fatal(err)
+		}
+		data := buf.Bytes()
+		a, err := Analyze(bytes.NewReader(data), Config{Account: testAccount})
+		if err != nil {
+			b.Fatal(err)
+		}
+		windows := a.Windows(max(a.PeakOpenBytes/16, 1))
+		for _, run := range []struct {
+			name string
+			ws   []Window
+		}{{"whole", []Window{{}}}, {"windows", windows}, {"one-window", windows[len(windows)/2 : len(windows)/2+1]}} {
+			b.Run(sz.name+"/"+run.name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					for _, w := range run.ws {
+						if err := BuildWindow(bytes.NewReader(data), a, Config{}, w, nil, func(*events.Chunk) error { return nil }); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.ReportMetric(float64(len(run.ws)), "passes")
+				reportRows(b, sz.rows)
+			})
+		}
+	}
+}

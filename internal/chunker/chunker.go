@@ -10,7 +10,10 @@
 // [parsers.Options.SizeOnly]): only their encoded sizes matter to the plan,
 // and they are the sizes pass 2 encodes. Memory is bounded by the open
 // chunk parts (and the parser's small per-row identity index), not by the
-// file: movements are never all held.
+// file: movements are never all held. A file in time order has one part
+// open at a time; one in sections (IBKR) fills every week's at once, so
+// pass 2 can run once per window of weeks ([Analysis.Windows],
+// [BuildWindow]), its parser converting only the window's rows.
 //
 // # The plan
 //
