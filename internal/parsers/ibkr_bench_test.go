@@ -3,7 +3,9 @@ package parsers_test
 import (
 	"bytes"
 	"encoding/csv"
+	"flag"
 	"io"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -80,4 +82,40 @@ func ibRowsName(n int) string {
 		return "rows=" + strconv.Itoa(n/1000) + "k"
 	}
 	return "rows=" + strconv.Itoa(n)
+}
+
+var ibIndex1M = flag.Bool("ibindex1m", false, "BenchmarkIBKRIndexMemory also over 1,000,000 rows")
+
+// BenchmarkIBKRIndexMemory reports what a windowed identity index keeps
+// after a scan of a synthetic IBKR statement (the live heap it holds, from
+// runtime.MemStats after a collection): a window per occurrence scope, per
+// option contract traded.
+//
+//	go test ./internal/parsers -run '^$' -bench IBKRIndexMemory -benchtime 1x -ibindex1m
+func BenchmarkIBKRIndexMemory(b *testing.B) {
+	sizes := []int{100_000}
+	if *ibIndex1M {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, rows := range sizes {
+		data := ibBenchFile(b, rows)
+		b.Run(ibRowsName(rows), func(b *testing.B) {
+			var held uint64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				idx := parsers.NewWindowedOccurrences()
+				err := parsers.IBKR{}.Scan(bytes.NewReader(data), parsers.Options{Account: "bench", Index: idx}, func(*parsers.Record) error { return nil })
+				if err != nil || idx.Unordered() {
+					b.Fatalf("scan: %v (out of time order: %v)", err, idx.Unordered())
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				held = after.HeapAlloc - min(before.HeapAlloc, after.HeapAlloc)
+				runtime.KeepAlive(idx)
+			}
+			b.ReportMetric(float64(held)/1e6, "index-MB")
+		})
+	}
 }
