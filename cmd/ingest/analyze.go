@@ -89,7 +89,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.Format, "format", "json", "output format: json or table")
 	fs.BoolVar(&cfg.Movements, "movements", false, "also print every movement, chunk by chunk")
 	fs.IntVar(&cfg.Budget, "budget", chunker.DefaultByteBudget, "chunk byte budget")
-	fs.IntVar(&cfg.OpenBytes, "open-bytes", chunker.DefaultOpenBytes, "with --movements: bytes of chunks held at once; a statement in sections that needs more is read once per window of weeks, as import does")
+	fs.IntVar(&cfg.OpenBytes, "open-bytes", chunker.DefaultOpenBytes, "bytes of chunks pass 2 may hold at once, as import's: the passes it needs are printed, and --movements reads a statement in sections that needs more once per window of weeks, as import does")
 
 	// Flags may come before or after FILE.
 	b := bindConfig(fs)
@@ -150,9 +150,9 @@ func runAnalyze(ctx context.Context, cfg analyzeConfig, stdout, stderr io.Writer
 		}
 	}
 	if cfg.Format == "json" {
-		err = writeJSON(out, cfg.Path, a, movements)
+		err = writeJSON(out, cfg.Path, a, cfg.OpenBytes, movements)
 	} else {
-		err = writeTable(out, cfg.Path, a, movements)
+		err = writeTable(out, cfg.Path, a, cfg.OpenBytes, movements)
 	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
@@ -301,6 +301,11 @@ type analysisJSON struct {
 	// (chunker.Analysis.PeakOpenBytes): above --open-bytes, an import
 	// reads the file once per window of weeks.
 	PeakOpenBytes int `json:"peak_open_bytes"`
+	// OpenBytes is the --open-bytes the passes are counted for, and
+	// Passes the reads of the file an import's pass 2 makes under it
+	// (chunker.Analysis.Windows): 1 unless PeakOpenBytes is above it.
+	OpenBytes int `json:"open_bytes"`
+	Passes    int `json:"passes"`
 	// Plan is the plan's events.PlanFingerprint, as session.started and
 	// the session record carry it.
 	Plan   string            `json:"plan"`
@@ -327,13 +332,14 @@ type movementJSON struct {
 	Ticker string      `json:"ticker"`
 }
 
-func toJSON(path string, a *chunker.Analysis) *analysisJSON {
+func toJSON(path string, a *chunker.Analysis, openBytes int) *analysisJSON {
 	j := &analysisJSON{
 		File: path, SHA256: a.SHA256, Bytes: a.Bytes, SessionID: a.SessionID, Broker: a.Broker, Account: a.Account,
 		Rows: a.Rows, MovementCount: a.Movements, Counts: make(map[events.Kind]int),
 		RowErrors: []rowErrorJSON{}, RowErrorCount: a.RowErrorCount,
 		Ignored: []ignoredJSON{}, IgnoredCount: a.IgnoredCount,
 		ByteBudget: a.ByteBudget, PeakOpenBytes: a.PeakOpenBytes, Plan: a.Plan.Fingerprint(), Chunks: a.Plan.Refs(),
+		OpenBytes: openBytes, Passes: len(a.Windows(openBytes)),
 	}
 	for _, k := range events.Kinds {
 		j.Counts[k] = a.Counts[k]
@@ -357,8 +363,8 @@ func toJSON(path string, a *chunker.Analysis) *analysisJSON {
 	return j
 }
 
-func writeJSON(w io.Writer, path string, a *chunker.Analysis, movements func(func(*events.Movement) error) error) error {
-	b, err := json.MarshalIndent(toJSON(path, a), "", "  ")
+func writeJSON(w io.Writer, path string, a *chunker.Analysis, openBytes int, movements func(func(*events.Movement) error) error) error {
+	b, err := json.MarshalIndent(toJSON(path, a, openBytes), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -391,7 +397,7 @@ func writeJSON(w io.Writer, path string, a *chunker.Analysis, movements func(fun
 	return err
 }
 
-func writeTable(w io.Writer, path string, a *chunker.Analysis, movements func(func(*events.Movement) error) error) error {
+func writeTable(w io.Writer, path string, a *chunker.Analysis, openBytes int, movements func(func(*events.Movement) error) error) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	p("file\t%s\n", path)
@@ -412,6 +418,7 @@ func writeTable(w io.Writer, path string, a *chunker.Analysis, movements func(fu
 	}
 	p("chunks\t%d (budget %d bytes)\n", a.Plan.Len(), a.ByteBudget)
 	p("open bytes\t%d (the most one pass 2 holds)\n", a.PeakOpenBytes)
+	p("passes\t%d (pass 2's reads of the file at --open-bytes %d)\n", len(a.Windows(openBytes)), openBytes)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

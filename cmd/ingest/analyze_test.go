@@ -63,6 +63,8 @@ type analysisOut struct {
 	MaxTime       string `json:"max_time"`
 	Plan          string `json:"plan"`
 	PeakOpenBytes int    `json:"peak_open_bytes"`
+	OpenBytes     int    `json:"open_bytes"`
+	Passes        int    `json:"passes"`
 	Chunks        []struct {
 		ID        string `json:"id"`
 		Ordinal   int    `json:"ordinal"`
@@ -308,6 +310,9 @@ func TestAnalyzeTable(t *testing.T) {
 	if want := fmt.Sprintf(`(?m)^open bytes +%d \(`, largest); a.PeakOpenBytes != largest || !regexp.MustCompile(want).MatchString(stdout) {
 		t.Errorf("peak_open_bytes %d, want the largest chunk's %d, and the table %q:\n%s", a.PeakOpenBytes, largest, want, stdout)
 	}
+	if want := `(?m)^passes +1 \(pass 2's reads of the file at --open-bytes 8388608\)`; a.Passes != 1 || a.OpenBytes != 8<<20 || !regexp.MustCompile(want).MatchString(stdout) {
+		t.Errorf("passes %d at open_bytes %d, want 1 at the default 8 MiB, and the table %q:\n%s", a.Passes, a.OpenBytes, want, stdout)
+	}
 	if n := strings.Count(stdout, ":option:"); n != 42 {
 		t.Errorf("table lists %d option movements, want 42", n)
 	}
@@ -392,6 +397,10 @@ func TestAnalyzeMovementsInWindows(t *testing.T) {
 	w, _ := decodeOut(t, windowed)
 	if a.PeakOpenBytes <= 2<<20 {
 		t.Fatalf("fixture: one pass holds %d bytes; the test needs over 2 MiB", a.PeakOpenBytes)
+	}
+	// The passes printed are the reads --movements made.
+	if a.Passes != 1 || w.Passes < 2 || !strings.Contains(stderr, fmt.Sprintf("read %d times", w.Passes)) {
+		t.Errorf("passes %d at the default, %d at 1 MiB; stderr: %s", a.Passes, w.Passes, stderr)
 	}
 	ids := func(o *analysisOut) []string {
 		var out []string
