@@ -55,10 +55,18 @@ type builder struct {
 	// order has one week open at a time.
 	slots [][]events.Movement
 	free  []int32
-	reuse bool              // cfg.ReuseMovements
-	spare []events.Movement // with reuse: an emitted chunk's slice, cleared
-	sums  []uint64          // planned digests by index, nil when a has none
-	sz    *sizer
+	// compact: the open parts hold their movements encoded (encs, by slot,
+	// beside slots), each decoded when its part is complete. A statement
+	// in sections holds many parts at once, and a movement's JSON takes
+	// about a third of its struct's memory (decimals and strings
+	// included).
+	compact bool
+	encs    []encPart
+	dec     events.MovementDecoder
+	reuse   bool              // cfg.ReuseMovements
+	spare   []events.Movement // with reuse: an emitted chunk's slice, cleared
+	sums    []uint64          // planned digests by index, nil when a has none
+	sz      *sizer
 
 	lastDay  events.Date
 	lastWeek int // index in weeks of lastDay's week, -1 for none
@@ -111,6 +119,7 @@ func build(r io.Reader, a *Analysis, cfg Config, w Window, skip func(string) boo
 	if err := b.index(w, skip); err != nil {
 		return err
 	}
+	b.compact = cfg.holdsEncoded(a, budget)
 	var within func(events.WallTime) bool // nil: every row
 	if !whole {
 		from, until := a.span(w)
@@ -275,37 +284,90 @@ func (b *builder) add(m *events.Movement, rowKey uint64, prev *events.Movement) 
 	pt.gotSum += digest
 	if !hasBit(b.skip, i) {
 		if w.slot == 0 {
-			b.open(w, want)
+			b.open(w, i, want)
 		}
-		b.slots[w.slot-1] = append(b.slots[w.slot-1], *m)
+		if b.compact {
+			e := &b.encs[w.slot-1]
+			e.buf = events.AppendMovementJSON(e.buf, m, 0)
+			e.ends = append(e.ends, int32(len(e.buf)))
+		} else {
+			b.slots[w.slot-1] = append(b.slots[w.slot-1], *m)
+		}
 	}
 	if int(pt.got) == want {
 		var buf []events.Movement
+		var enc encPart
 		if w.slot > 0 {
-			buf = b.slots[w.slot-1]
+			buf, enc = b.slots[w.slot-1], b.encs[w.slot-1]
 		}
 		b.release(w)
-		return b.finish(i, buf)
+		return b.finish(i, buf, &enc)
 	}
 	return nil
 }
 
-// open gives week w a slot for the movements of its current part, of
-// capacity want.
-func (b *builder) open(w *buildWeek, want int) {
+// holdsEncoded reports whether pass 2 holds the open parts' movements
+// encoded: a statement in sections, of which one pass holds more than a
+// chunk at once (a file in time order holds one part at a time, as structs,
+// saving an encoding and a decoding of every movement).
+func (cfg Config) holdsEncoded(a *Analysis, budget int) bool {
+	switch cfg.hold {
+	case holdStructs:
+		return false
+	case holdEncoded:
+		return true
+	}
+	return a.PeakOpenBytes > budget
+}
+
+// encPart is an open part's movements, encoded (events.AppendMovementJSON):
+// movement k is buf[ends[k-1]:ends[k]].
+type encPart struct {
+	buf  []byte
+	ends []int32
+}
+
+// decode decodes e's movements, into the spare slice if Build may reuse it.
+func (b *builder) decode(e *encPart) ([]events.Movement, error) {
+	n := len(e.ends)
 	var buf []events.Movement
-	if cap(b.spare) >= want {
-		buf, b.spare = b.spare, nil
+	if b.reuse && cap(b.spare) >= n {
+		buf, b.spare = b.spare[:n], nil
 	} else {
+		buf = make([]events.Movement, n)
+	}
+	start := int32(0)
+	for k, end := range e.ends {
+		buf[k] = events.Movement{}
+		if err := b.dec.Decode(e.buf[start:end], &buf[k], 0); err != nil {
+			return nil, fmt.Errorf("chunker: decode a held movement: %w", err)
+		}
+		start = end
+	}
+	return buf, nil
+}
+
+// open gives week w a slot for the movements of its current part i, of
+// capacity want (compact: of the part's planned bytes).
+func (b *builder) open(w *buildWeek, i, want int) {
+	var buf []events.Movement
+	var enc encPart
+	switch {
+	case b.compact:
+		enc = encPart{buf: make([]byte, 0, b.a.Plan.Bytes(i)), ends: make([]int32, 0, want)}
+	case cap(b.spare) >= want:
+		buf, b.spare = b.spare, nil
+	default:
 		buf = make([]events.Movement, 0, want)
 	}
 	if n := len(b.free); n > 0 {
 		w.slot = b.free[n-1] + 1
 		b.free = b.free[:n-1]
-		b.slots[w.slot-1] = buf
+		b.slots[w.slot-1], b.encs[w.slot-1] = buf, enc
 		return
 	}
 	b.slots = append(b.slots, buf)
+	b.encs = append(b.encs, enc)
 	w.slot = int32(len(b.slots))
 }
 
@@ -314,14 +376,14 @@ func (b *builder) release(w *buildWeek) {
 	if w.slot == 0 {
 		return
 	}
-	b.slots[w.slot-1] = nil
+	b.slots[w.slot-1], b.encs[w.slot-1] = nil, encPart{}
 	b.free = append(b.free, w.slot-1)
 	w.slot = 0
 }
 
 // finish checks the complete part i against the plan and emits it with its
-// movements buf.
-func (b *builder) finish(i int, buf []events.Movement) error {
+// movements: buf, or compact, decoded from enc.
+func (b *builder) finish(i int, buf []events.Movement, enc *encPart) error {
 	pt, ref := &b.parts[i], b.a.Plan.Chunk(i)
 	setBit(b.done, i)
 	env, err := envelopeSize(b.a.SessionID, b.a.Account, b.a.Plan.Len(), &ref)
@@ -336,6 +398,11 @@ func (b *builder) finish(i int, buf []events.Movement) error {
 	}
 	if hasBit(b.skip, i) {
 		return nil
+	}
+	if b.compact {
+		if buf, err = b.decode(enc); err != nil {
+			return err
+		}
 	}
 	b.sortMovements(buf)
 	err = b.emit(&events.Chunk{

@@ -92,7 +92,19 @@ type Config struct {
 	// than the stand-ins of parsers.Options.SizeOnly (tests compare the
 	// two).
 	measureValues bool
+	// hold chooses how pass 2 holds open parts' movements (tests compare
+	// the two): holdAuto encodes them when more than a chunk's budget is
+	// ever open at once (Analysis.PeakOpenBytes), a statement in sections.
+	hold holdMode
 }
+
+type holdMode uint8
+
+const (
+	holdAuto holdMode = iota
+	holdStructs
+	holdEncoded
+)
 
 // withDefaults validates cfg and fills in its defaults.
 func (cfg Config) withDefaults() (Config, error) {

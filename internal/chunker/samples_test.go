@@ -376,3 +376,70 @@ func TestBuildWindowIBKR(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldEncodedSameChunks: pass 2 holding open parts' movements encoded
+// (a statement in sections) emits the same chunk bodies as holding them as
+// structs, for every sample, synthetic statements of both brokers and a
+// statement in two sections; and a statement in sections is held encoded
+// by default.
+func TestHoldEncodedSameChunks(t *testing.T) {
+	inputs := map[string][]byte{}
+	for _, path := range samples(t) {
+		inputs[path] = readFile(t, path)
+	}
+	var ib, tt bytes.Buffer
+	if _, err := synth.IBKR(&ib, synth.Config{Seed: 6, Rows: 20000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Tastytrade(&tt, synth.Config{Seed: 6, Rows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	inputs["synthetic ibkr"], inputs["synthetic tastytrade"] = ib.Bytes(), tt.Bytes()
+	inputs["tastytrade in two sections"] = twoSections(tt.Bytes())
+	for name, data := range inputs {
+		a := analyzeBytes(t, data, Config{ByteBudget: 64 << 10})
+		bodies := func(hold holdMode) map[string][]byte {
+			out := map[string][]byte{}
+			err := build(bytes.NewReader(data), a, Config{hold: hold}, Window{}, nil, func(c *events.Chunk) error {
+				b, err := events.Marshal(c)
+				out[c.ID] = b
+				return err
+			}, parsers.ForBroker)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return out
+		}
+		structs, encoded := bodies(holdStructs), bodies(holdEncoded)
+		if len(structs) != a.Plan.Len() || len(encoded) != len(structs) {
+			t.Fatalf("%s: %d chunks held as structs, %d encoded, plan %d", name, len(structs), len(encoded), a.Plan.Len())
+		}
+		for id, b := range structs {
+			if !bytes.Equal(encoded[id], b) {
+				t.Fatalf("%s: chunk %s differs when its movements are held encoded", name, id)
+			}
+		}
+	}
+	for name, want := range map[string]bool{"synthetic ibkr": true, "tastytrade in two sections": true, "synthetic tastytrade": false} {
+		a := analyzeBytes(t, inputs[name], Config{})
+		if got := (Config{}).holdsEncoded(a, a.ByteBudget); got != want {
+			t.Errorf("%s (one pass holds %d bytes, budget %d): held encoded %v, want %v", name, a.PeakOpenBytes, a.ByteBudget, got, want)
+		}
+	}
+}
+
+// twoSections returns a Tastytrade statement's rows in two sections over
+// the same weeks: its header, its even rows, then its odd rows.
+func twoSections(data []byte) []byte {
+	lines := strings.SplitAfter(string(data), "\n")
+	var out strings.Builder
+	out.WriteString(lines[0])
+	for _, parity := range []int{0, 1} {
+		for i, l := range lines[1:] {
+			if i%2 == parity && l != "" {
+				out.WriteString(l)
+			}
+		}
+	}
+	return []byte(out.String())
+}
