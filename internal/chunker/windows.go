@@ -12,12 +12,12 @@ import (
 // (Analysis.Windows). A statement whose later rows fall in the same weeks
 // as its earlier ones (an Interactive Brokers statement, in sections)
 // fills every week's chunk at once, so one pass holds all of it when its
-// weeks have one chunk each (1 GB for a 1M-row IBKR statement). Held
-// movements take about three times their planned bytes of ingest's
-// resident memory: 8 MiB keeps a synthetic IBKR statement's import at
-// 32 / 43 / 46–49 MiB for 10k / 100k / 1M rows (1, 6 and 58 passes: 0.2
-// / 2.6 / 93–101 s), against 32 / 92–101 / 113 MiB in 0.2 / 2.1 / 37–40 s
-// at 32 MiB (BENCHMARKS.md, "What changed in session 9").
+// weeks have one chunk each (1 GB for a 1M-row IBKR statement). 8 MiB
+// keeps a synthetic IBKR statement's import at 28–29 / 37–38 / 39 MiB for
+// 10k / 100k / 1M rows (1, 6 and 58 passes: 0.3 / 2.4–3.0 / 95–102 s),
+// against 32 / 92–101 / 113 MiB in 0.2 / 2.1 / 37–40 s at 32 MiB with
+// the movements held as structs (BENCHMARKS.md, "What changed in session
+// 9").
 const DefaultOpenBytes = 8 << 20
 
 // Window is a range of an Analysis's plan, by chunk index: Lo ≤ i < Hi.
