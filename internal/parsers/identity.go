@@ -94,9 +94,9 @@ func CanonicalDecimal(d decimal.Decimal) string {
 // the same scope, e.g. IBKR section), which breaks timestamp ties in file
 // order.
 //
-// The zero value is a full index: correct for rows in any order, it keeps 8
-// bytes of key per distinct fingerprint and timestamp, so it grows with the
-// file. [NewWindowedOccurrences] returns a bounded index for time-ordered
+// The zero value is a full index: correct for rows in any order, it keeps a
+// 12-byte entry per distinct fingerprint and a 20-byte one per distinct
+// scope and timestamp, so it grows with the file. [NewWindowedOccurrences] returns a bounded index for time-ordered
 // files (every real export, newest or oldest first): identical rows share a
 // timestamp, so only the current timestamp's rows need remembering. If the
 // rows turn out not to be in time order (a timestamp moves against the
