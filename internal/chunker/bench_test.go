@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -324,4 +325,42 @@ func BenchmarkBuildWindowIBKR(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkHeldMovement reports what pass 2 holds per movement of an open
+// part, for 20,000 synthetic IBKR rows: as structs (the live heap of the
+// parsed movements, their decimals and strings included, from
+// runtime.MemStats after a collection) and encoded (the bytes of their
+// events.AppendMovementJSON objects plus the 4-byte end of each):
+//
+//	go test ./internal/chunker -run '^$' -bench HeldMovement -benchtime 1x
+func BenchmarkHeldMovement(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := synth.IBKR(&buf, synth.Config{Seed: 1, Rows: 20000}); err != nil {
+		b.Fatal(err)
+	}
+	var structs, encoded float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		res, err := parsers.Parse(parsers.IBKR{}, bytes.NewReader(buf.Bytes()), parsers.Options{Account: testAccount})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms := make([]events.Movement, len(res.Movements)) // exact, as a part's slot
+		copy(ms, res.Movements)
+		res = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		structs = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(len(ms))
+		var enc []byte
+		for i := range ms {
+			enc = events.AppendMovementJSON(enc, &ms[i], 0)
+		}
+		encoded = float64(len(enc))/float64(len(ms)) + 4
+		runtime.KeepAlive(ms)
+	}
+	b.ReportMetric(structs, "struct-B/movement")
+	b.ReportMetric(encoded, "encoded-B/movement")
 }

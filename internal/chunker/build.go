@@ -58,8 +58,8 @@ type builder struct {
 	// compact: the open parts hold their movements encoded (encs, by slot,
 	// beside slots), each decoded when its part is complete. A statement
 	// in sections holds many parts at once, and a movement's JSON takes
-	// about a third of its struct's memory (decimals and strings
-	// included).
+	// about half its struct's memory, decimals and strings included
+	// (BenchmarkHeldMovement: 326 against 622 bytes for IBKR movements).
 	compact bool
 	encs    []encPart
 	dec     events.MovementDecoder
