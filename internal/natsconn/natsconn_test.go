@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -466,8 +467,13 @@ func TestReconnectsAfterRestart(t *testing.T) {
 		return nil
 	})
 	requireWorks(t, nc)
-	if !strings.Contains(logs.String(), "reconnected to NATS") {
-		t.Errorf("no reconnection logged:\n%s", logs.String())
-	}
+	// The client reports itself connected before its reconnect handler,
+	// which logs, has run on the client's callback goroutine.
+	proctest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if !strings.Contains(logs.String(), "reconnected to NATS") {
+			return fmt.Errorf("no reconnection logged:\n%s", logs.String())
+		}
+		return nil
+	})
 	requireNoSecret(t, logs.String(), "pw-in-url")
 }
